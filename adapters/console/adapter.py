@@ -1,0 +1,174 @@
+"""The console adapter: reads lines from a terminal or a pipe, prints the cast's replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shlex
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TextIO
+
+from botkit.adapters.console.colors import DIM, RESET, ansi_color
+
+from botkit.adapter import AdapterContext, Capabilities, EventSink
+from botkit.events import Author, ChannelKey, CommandEvent, Identity, MessageEvent, Permission
+
+__all__ = ["ConsoleAdapter"]
+
+CHANNEL = ChannelKey("console", "local", "main")
+QUIT = {"/quit", "/exit"}
+DEFAULT_USER_NAME = "Traveller"
+
+
+class ConsoleAdapter:
+    """A group chat in the terminal for one local user, who may run every command.
+
+    Interactive (a TTY): shows the cast, lets it greet, prompts for each line. Scripted
+    (stdin is a pipe or file): reads lines, prints replies, and closes at end of input.
+    Each line is answered fully before the next is read, as a person would wait.
+    """
+
+    name = "console"
+    capabilities = Capabilities(personas=True, streaming=True, max_text_len=1_000_000)
+
+    def __init__(
+        self,
+        *,
+        wait_idle: Callable[[], Awaitable[None]],
+        user_name: str | None = None,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+        color: bool | None = None,
+    ) -> None:
+        self._wait_idle = wait_idle
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self._interactive = self._stdin.isatty() if interactive is None else interactive
+        self._color = _wants_color(self._stdout) if color is None else color
+        self._user = Author(id="console-user", name=user_name or DEFAULT_USER_NAME)
+        self._ids = itertools.count(1)
+        self._closed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], context: AdapterContext) -> ConsoleAdapter:
+        """Build from the ``adapters.console`` config section (``user_name``, ``color``)."""
+        return cls(
+            wait_idle=context.wait_idle,
+            user_name=options.get("user_name"),
+            color=options.get("color"),
+        )
+
+    async def start(self, sink: EventSink) -> None:
+        """Begin reading lines and handing them to ``sink``."""
+        self._reader = asyncio.create_task(self._read(sink), name="botkit: console input")
+
+    async def wait_closed(self) -> None:
+        """Return at end of input (or /quit)."""
+        await self._closed.wait()
+
+    async def stop(self) -> None:
+        """Stop reading input."""
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        self._closed.set()
+
+    async def send_reply(
+        self,
+        *,
+        channel: ChannelKey,
+        identity: Identity,
+        fragments: AsyncIterator[str],
+        reply_to: str | None = None,
+    ) -> str | None:
+        """Print ``identity``'s name, then the reply as it streams in."""
+        started = False
+        try:
+            async for fragment in fragments:
+                if not started:
+                    self._write(self._paint(identity.name + ":", ansi_color(identity.color)) + " ")
+                    started = True
+                self._write(fragment)
+        finally:
+            if started:
+                self._write("\n")
+        return f"console-{next(self._ids)}" if started else None
+
+    async def send_notice(
+        self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
+    ) -> None:
+        """Print a system message, dimmed."""
+        self._write(self._paint(text, DIM) + "\n")
+
+    async def _read(self, sink: EventSink) -> None:
+        try:
+            if self._interactive:
+                self._write(self._paint("Type to chat, /help for commands, Ctrl-D to leave.", DIM))
+                self._write("\n")
+                for opening in ("cast", "greet"):
+                    await sink(self._command(opening, ()))
+                    await self._wait_idle()
+            while True:
+                if self._interactive:
+                    self._write(self._paint(f"{self._user.name}> ", ansi_color("bright_white")))
+                line = await asyncio.to_thread(self._stdin.readline)
+                if not line:
+                    break
+                text = line.strip()
+                if text in QUIT:
+                    break
+                if not text:
+                    continue
+                await sink(self._event(text))
+                await self._wait_idle()
+        finally:
+            self._closed.set()
+
+    def _event(self, text: str) -> MessageEvent | CommandEvent:
+        if text.startswith("/") and len(text) > 1:
+            try:
+                words = shlex.split(text[1:])
+            except ValueError:
+                words = text[1:].split()
+            if words:
+                return self._command(words[0], tuple(words[1:]))
+        message_id = uuid.uuid4().hex
+        return MessageEvent(
+            event_id=f"console:{message_id}",
+            channel=CHANNEL,
+            author=self._user,
+            text=text,
+            message_id=message_id,
+        )
+
+    def _command(self, name: str, args: tuple[str, ...]) -> CommandEvent:
+        return CommandEvent(
+            event_id=f"console:{uuid.uuid4().hex}",
+            channel=CHANNEL,
+            author=self._user,
+            name=name,
+            args=args,
+            permissions=Permission.MANAGE | Permission.OWNER,
+        )
+
+    def _paint(self, text: str, style: str) -> str:
+        return f"{style}{text}{RESET}" if self._color else text
+
+    def _write(self, text: str) -> None:
+        self._stdout.write(text)
+        self._stdout.flush()
+
+
+def _wants_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()

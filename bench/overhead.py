@@ -1,0 +1,247 @@
+"""Framework overhead per reply: everything botkit does around an instant backend.
+
+Measures, through the real App (SQLite store, router, scheduler, prompt, reply filter):
+- p50/p99 time per reply with 10 and with 10,000 turns of channel history;
+- the same with 1,000 channels active at once (one message each, all queued together);
+- beside each, the bare store round-trip a reply needs at minimum (record the message,
+  record the reply, finish the event) as the baseline in the same run.
+
+Usage: python bench/overhead.py [--replies N] [--out bench/results/overhead.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from botkit.app import App
+from botkit.backends.base import ChatRequest
+from botkit.config import parse_config
+from botkit.events import Author, ChannelKey, MessageEvent
+from botkit.store import Store
+from botkit.testing import InstantBackend, RecordingAdapter
+
+HUMAN = Author("u-bench", "Ann")
+REPLY = "Aye, the fog is thick tonight, and the lamp in the lighthouse is dark again."
+
+
+class TimedBackend(InstantBackend):
+    """An instant backend that records how long each call spent inside it."""
+
+    def __init__(self) -> None:
+        super().__init__(REPLY, name="instant")
+        self.inside = 0.0
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        started = time.perf_counter()
+        async for fragment in super().stream(request):
+            self.inside += time.perf_counter() - started
+            yield fragment
+            started = time.perf_counter()
+        self.inside += time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def event(channel: ChannelKey, n: int, text: str) -> MessageEvent:
+    return MessageEvent(
+        event_id=f"{channel}-{n}", channel=channel, author=HUMAN, text=text, message_id=f"m{n}"
+    )
+
+
+async def seed_history(path: Path, channel: ChannelKey, turns: int) -> None:
+    start = datetime.now(UTC) - timedelta(days=30)
+    async with await Store.open(path) as store:
+        for n in range(turns):
+            when = start + timedelta(seconds=n)
+            if n % 2:
+                await store.record_reply(
+                    channel=channel,
+                    character_id="mira",
+                    name="Mira",
+                    text=f"Old reply {n} about nets and fog.",
+                    message_id=f"old-r{n}",
+                    reply_to=None,
+                    time=when,
+                )
+            else:
+                past = MessageEvent(
+                    event_id=f"old-{n}",
+                    channel=channel,
+                    author=HUMAN,
+                    text=f"Old message {n} about the harbour.",
+                    message_id=f"old-{n}",
+                    time=when,
+                )
+                await store.record_incoming(past)
+                await store.finish_event(past.event_id)
+        print(f"  seeded {turns} turns", file=sys.stderr)
+
+
+def config(data_dir: Path) -> object:
+    return parse_config(
+        {"data_dir": str(data_dir), "conversation": {"max_hops": 0}, "scheduler": {"seed": 1}}
+    )
+
+
+async def per_reply(history: int, replies: int) -> tuple[list[float], float]:
+    """Latency of each reply (ingest → reply recorded), minus time inside the backend."""
+    with tempfile.TemporaryDirectory() as tmp:
+        channel = ChannelKey("bench", "s", "c")
+        if history:
+            await seed_history(Path(tmp) / "botkit.sqlite3", channel, history)
+        backend = TimedBackend()
+        adapter = RecordingAdapter("bench")
+        async with App(
+            config(Path(tmp)),
+            backends={"instant": backend},  # type: ignore[arg-type]
+            adapters={"bench": adapter},
+        ) as app:
+            samples: list[float] = []
+            for n in range(replies):
+                names = ("Mira", "Bram", "Wren", "Tobias")
+                backend.inside = 0.0
+                started = time.perf_counter()
+                await adapter.push(event(channel, n, f"{names[n % 4]}, what news tonight?"))
+                await app.wait_idle()
+                samples.append(time.perf_counter() - started - backend.inside)
+            return samples, len(adapter.replies) / replies
+
+
+async def store_baseline(replies: int) -> list[float]:
+    """The minimum store work per reply, without routing, scheduling or prompts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        channel = ChannelKey("bench", "s", "c")
+        async with await Store.open(Path(tmp) / "db.sqlite3") as store:
+            samples = []
+            for n in range(replies):
+                started = time.perf_counter()
+                incoming = event(channel, n, "Mira, what news tonight?")
+                await store.record_incoming(incoming)
+                await store.record_reply(
+                    channel=channel,
+                    character_id="mira",
+                    name="Mira",
+                    text=REPLY,
+                    message_id=f"r{n}",
+                    reply_to=None,
+                    time=datetime.now(UTC),
+                )
+                await store.finish_event(incoming.event_id)
+                samples.append(time.perf_counter() - started)
+            return samples
+
+
+class TimingAdapter(RecordingAdapter):
+    """Records when each channel's reply was posted."""
+
+    def __init__(self) -> None:
+        super().__init__("bench")
+        self.posted: dict[ChannelKey, float] = {}
+
+    async def send_reply(self, **kwargs: object) -> str | None:
+        message_id = await super().send_reply(**kwargs)  # type: ignore[arg-type]
+        self.posted[kwargs["channel"]] = time.perf_counter()  # type: ignore[index]
+        return message_id
+
+
+async def many_channels(channels: int) -> tuple[float, list[float], int]:
+    """Every channel gets one message at the same moment; latency of each channel's reply."""
+    with tempfile.TemporaryDirectory() as tmp:
+        adapter = TimingAdapter()
+        async with App(
+            config(Path(tmp)),
+            backends={"instant": TimedBackend()},  # type: ignore[arg-type]
+            adapters={"bench": adapter},
+        ) as app:
+            keys = [ChannelKey("bench", f"s{n % 50}", f"c{n}") for n in range(channels)]
+            pushed: dict[ChannelKey, float] = {}
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    adapter.push(event(key, n, "Mira, what news tonight?"))
+                    for n, key in enumerate(keys)
+                )
+            )
+            pushed = dict.fromkeys(keys, started)
+            await app.wait_idle()
+            total = time.perf_counter() - started
+            latencies = [adapter.posted[key] - pushed[key] for key in keys if key in adapter.posted]
+            return total, latencies, len(adapter.replies)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=300)
+    parser.add_argument("--channels", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results/overhead.md")
+    args = parser.parse_args()
+    rows = []
+    baseline = await store_baseline(args.replies)
+    print("store baseline done", file=sys.stderr)
+    for history in (10, 10_000):
+        print(f"history {history}: measuring {args.replies} replies", file=sys.stderr)
+        samples, rate = await per_reply(history, args.replies)
+        rows.append((f"{history:,} turns of history", samples, rate))
+    print(f"{args.channels} channels at once", file=sys.stderr)
+    total, latencies, answered = await many_channels(args.channels)
+    ms = 1000.0
+    lines = [
+        "# Framework overhead per reply",
+        "",
+        f"Machine: {machine()}. Date: {datetime.now(UTC):%Y-%m-%d}. "
+        f"Command: `python bench/overhead.py --replies {args.replies} --channels {args.channels}`.",
+        "",
+        "Time from handing a message to the router until the reply is recorded, minus the "
+        "time spent inside an instant backend (botkit's own cost: SQLite commits, routing, "
+        "scheduling, prompt assembly with token counting, reply filtering).",
+        "",
+        "| case | replies | p50 ms | p99 ms | replies per message |",
+        "|---|---|---|---|---|",
+        f"| baseline: bare store round-trip (3 commits) | {len(baseline)} | "
+        f"{statistics.median(baseline) * ms:.2f} | {percentile(baseline, 0.99) * ms:.2f} | – |",
+    ]
+    for label, samples, rate in rows:
+        lines.append(
+            f"| botkit, {label} | {len(samples)} | {statistics.median(samples) * ms:.2f} | "
+            f"{percentile(samples, 0.99) * ms:.2f} | {rate:.2f} |"
+        )
+    lines += [
+        "",
+        f"**{args.channels:,} channels at once** (one message each, all handed to the router "
+        f"together): {answered:,} replies in {total:.2f} s, {answered / total:.0f} replies/s; "
+        f"time from arrival to each channel's reply p50 {statistics.median(latencies) * ms:.0f} ms,"
+        f" p99 {percentile(latencies, 0.99) * ms:.0f} ms.",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,81 @@
+"""The contract between botkit's core and a platform adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from botkit.events import ChannelKey, CommandEvent, Event, Identity
+
+__all__ = ["Adapter", "AdapterContext", "AdapterFactory", "Capabilities", "EventSink"]
+
+EventSink = Callable[[Event], Awaitable[None]]
+"""Where an adapter hands every event it receives; returns once the event is safely queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform can show: per-message identities, streamed edits, message length."""
+
+    personas: bool
+    streaming: bool
+    max_text_len: int
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Translates one platform's events into botkit events and sends replies back.
+
+    Adapters know nothing of characters, prompts or memory beyond the identity they are
+    told to post as.
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    async def start(self, sink: EventSink) -> None:
+        """Connect and begin handing events to ``sink``; returns once receiving."""
+        ...
+
+    async def wait_closed(self) -> None:
+        """Return when the adapter will deliver no more events (end of input, stopped)."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect and release resources."""
+        ...
+
+    async def send_reply(
+        self,
+        *,
+        channel: ChannelKey,
+        identity: Identity,
+        fragments: AsyncIterator[str],
+        reply_to: str | None = None,
+    ) -> str | None:
+        """Post a streamed reply as ``identity``; returns the platform message id.
+
+        Returns None when nothing was posted (the stream produced no text).
+        """
+        ...
+
+    async def send_notice(
+        self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
+    ) -> None:
+        """Post a system message (a command's answer or an error) outside any character."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What botkit gives an adapter factory besides the adapter's own config section."""
+
+    data_dir: Path
+    wait_idle: Callable[[], Awaitable[None]]
+
+
+AdapterFactory = Callable[[Mapping[str, Any], AdapterContext], Adapter]
+"""Builds an adapter from its config section; registered under the ``botkit.adapters``
+entry-point group."""

@@ -1,0 +1,294 @@
+"""The App: owns the store, characters, backends, scheduler, router and adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from pkgutil import resolve_name
+from types import TracebackType
+from typing import Any
+
+from botkit.adapter import Adapter, AdapterContext
+from botkit.backends.base import ChatBackend
+from botkit.backends.factory import build_backends
+from botkit.backends.llamacpp import LlamaCppBackend
+from botkit.backends.registry import BackendSet
+from botkit.characters import CharacterRegistry, default_pack_path, load_pack
+from botkit.commands import CommandError, CommandService
+from botkit.config import Config
+from botkit.context import KnowledgeProvider
+from botkit.conversation import Conversation, ConversationSettings
+from botkit.events import ChannelKey, Event, MessageEvent
+from botkit.router import Router
+from botkit.scheduler import (
+    AddressPolicy,
+    ComposedScheduler,
+    Scheduler,
+    ScoringPolicy,
+    ScoringWeights,
+)
+from botkit.store import Store
+from botkit.tokens import default_token_counter
+
+__all__ = ["App", "ConfigurationError"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class ConfigurationError(Exception):
+    """The app cannot start with this configuration; the message says what to fix."""
+
+
+class App:
+    """A running botkit: ``async with App(config) as app: await app.run()``.
+
+    ``backends`` and ``adapters`` replace the ones the config describes (tests and
+    embedding programs pass their own); ``progress`` receives one-line status updates
+    during long start-up steps.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        backends: Mapping[str, ChatBackend] | None = None,
+        adapters: Mapping[str, Adapter] | None = None,
+        progress: Progress | None = None,
+        max_conversations: int = 10_000,
+    ) -> None:
+        self.config = config
+        self._given_backends = backends
+        self._given_adapters = adapters
+        self._progress = progress or (lambda message: log.info("%s", message))
+        self._max_conversations = max_conversations
+        self._conversations: OrderedDict[ChannelKey, Conversation] = OrderedDict()
+        self.adapters: dict[str, Adapter] = {}
+        self._store: Store | None = None
+        self._router: Router | None = None
+        self._backends: BackendSet | None = None
+
+    @property
+    def store(self) -> Store:
+        """The open store (only inside ``async with``)."""
+        if self._store is None:
+            raise RuntimeError("the app is not started")
+        return self._store
+
+    @property
+    def router(self) -> Router:
+        """The event router (only inside ``async with``)."""
+        if self._router is None:
+            raise RuntimeError("the app is not started")
+        return self._router
+
+    async def __aenter__(self) -> App:
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _start(self) -> None:
+        config = self.config
+        self.characters = self._load_characters()
+        settings = self._settings(config.conversation)
+        self._settings_in_use = settings
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = await Store.open(config.data_dir / "botkit.sqlite3")
+        self._backends = BackendSet(
+            self._given_backends or build_backends(config.backends),
+            default=config.default_backend
+            if self._given_backends is None
+            else next(iter(self._given_backends)),
+            reply_tokens=config.reply_tokens,
+        )
+        await self._load_models()
+        self.scheduler = self._scheduler()
+        self.commands = CommandService(characters=self.characters, status=self._status)
+        self._knowledge = KnowledgeProvider()
+        self._router = Router(store=self._store, handler=self._handle)
+        self.adapters = dict(self._given_adapters or self._build_adapters())
+        for adapter in self.adapters.values():
+            await adapter.start(self._router.ingest)
+        await self._router.recover()
+
+    def _load_characters(self) -> CharacterRegistry:
+        registry = CharacterRegistry()
+        for path in self.config.packs or (default_pack_path(),):
+            registry.add_pack(load_pack(path))
+        return registry
+
+    def _settings(self, settings: ConversationSettings) -> ConversationSettings:
+        """The settings with the default cast resolved and checked against the packs."""
+        if not settings.default_cast:
+            cast = tuple(c.id for c in self.characters.all()[: min(4, settings.max_cast)])
+            return ConversationSettings(
+                max_hops=settings.max_hops,
+                history_turns=settings.history_turns,
+                max_message_chars=settings.max_message_chars,
+                default_cast=cast,
+                max_cast=settings.max_cast,
+            )
+        unknown = [cid for cid in settings.default_cast if self.characters.get(cid) is None]
+        if unknown:
+            raise ConfigurationError(
+                "conversation.cast: no character with id " + ", ".join(map(repr, unknown))
+            )
+        return settings
+
+    async def _load_models(self) -> None:
+        """Load embedded models and the offline token encoding before serving, off the loop."""
+        assert self._backends is not None
+        await asyncio.to_thread(default_token_counter)
+        for backend in self._backends.all():
+            if isinstance(backend, LlamaCppBackend):
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                self._progress(f"Loading model {backend.model_path.name} …")
+                await backend.load()
+                self._progress(f"Model ready in {loop.time() - started:.1f} s.")
+
+    def _scheduler(self) -> Scheduler:
+        options = self.config.scheduler
+        address = AddressPolicy()
+        if options.policy == "address":
+            return address
+        scoring = ScoringPolicy(
+            weights=ScoringWeights(max_group_speakers=options.max_group_speakers),
+            rng=random.Random(options.seed),
+        )
+        return ComposedScheduler(address=address, fallback=scoring)
+
+    def _build_adapters(self) -> dict[str, Adapter]:
+        context = AdapterContext(data_dir=self.config.data_dir, wait_idle=self.wait_idle)
+        registered = {ep.name: ep for ep in entry_points(group="botkit.adapters")}
+        adapters: dict[str, Adapter] = {}
+        for name, options in self.config.adapters.items():
+            target = options.get("use", name)
+            if target in registered:
+                factory: Any = registered[target].load()
+            elif ":" in str(target):
+                factory = resolve_name(str(target))
+            else:
+                known = ", ".join(sorted(registered)) or "none"
+                raise ConfigurationError(
+                    f"adapters.{name}: no adapter called {target!r} (installed: {known})"
+                )
+            adapter = factory.from_config(options, context)
+            adapters[adapter.name] = adapter
+        if not adapters:
+            raise ConfigurationError("adapters: nothing to run; name at least one adapter")
+        return adapters
+
+    async def wait_idle(self) -> None:
+        """Return once every event received so far has been fully handled."""
+        await self.router.wait_idle()
+
+    async def run(self) -> None:
+        """Serve until every adapter has closed, or SIGINT/SIGTERM arrives."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        closed: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(*(adapter.wait_closed() for adapter in self.adapters.values()))
+        )
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done():
+                await closed
+                await self.wait_idle()
+        finally:
+            for task in (closed, stopped):
+                task.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    async def aclose(self) -> None:
+        """Stop adapters and workers, flush, and release backends and the store."""
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s did not stop cleanly", adapter.name)
+        if self._router is not None:
+            await self._router.aclose()
+        if self._backends is not None and self._given_backends is None:
+            for backend in self._backends.all():
+                await backend.aclose()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def conversation(self, channel: ChannelKey) -> Conversation:
+        """The conversation of ``channel``, loaded from the store on first use."""
+        conversation = self._conversations.get(channel)
+        if conversation is not None:
+            self._conversations.move_to_end(channel)
+            return conversation
+        assert self._backends is not None
+        adapter = self.adapters.get(channel.platform)
+        if adapter is None:
+            raise LookupError(f"no adapter for platform {channel.platform!r}")
+        conversation = Conversation(
+            channel=channel,
+            store=self.store,
+            characters=self.characters,
+            scheduler=self.scheduler,
+            backends=self._backends,
+            adapter=adapter,
+            context_providers=(self._knowledge,),
+            settings=self._settings_in_use,
+        )
+        await conversation.load()
+        self._conversations[channel] = conversation
+        if len(self._conversations) > self._max_conversations:
+            self._conversations.popitem(last=False)
+        return conversation
+
+    async def _handle(self, event: Event, interrupted: Callable[[], bool]) -> None:
+        conversation = await self.conversation(event.channel)
+        if isinstance(event, MessageEvent):
+            await conversation.on_message(event, interrupted=interrupted)
+            return
+        try:
+            answer = await self.commands.handle(event, conversation, interrupted)
+        except CommandError as error:
+            answer = f"Cannot do that: {error}"
+        if answer:
+            await self.adapters[event.channel.platform].send_notice(
+                channel=event.channel, text=answer, command=event
+            )
+
+    async def _status(self) -> list[str]:
+        assert self._backends is not None
+        backends = ", ".join(
+            f"{b.name} ({type(b).__name__}, {b.context_window} tokens)"
+            for b in self._backends.all()
+        )
+        return [
+            f"Backends: {backends}",
+            f"Turn-taking: {self.scheduler.name}; at most "
+            f"{self._settings_in_use.max_hops} character follow-ups per message",
+            f"Active channels: {self.router.active_channels}",
+        ]

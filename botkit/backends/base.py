@@ -1,0 +1,136 @@
+"""The one streaming chat interface every model backend implements, and its errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol, runtime_checkable
+
+from botkit.tokens import TokenCounter
+
+__all__ = [
+    "BackendAuthError",
+    "BackendError",
+    "BackendNotFound",
+    "BackendProtocolError",
+    "BackendRateLimited",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "ChatBackend",
+    "ChatMessage",
+    "ChatRequest",
+    "Sampling",
+]
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a chat prompt."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Generation settings; ``None`` leaves the backend's own default in place."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def merged(self, override: Sampling) -> Sampling:
+        """These settings with every field that ``override`` sets taken from it."""
+        return replace(
+            self,
+            model=override.model if override.model is not None else self.model,
+            temperature=(
+                override.temperature if override.temperature is not None else self.temperature
+            ),
+            top_p=override.top_p if override.top_p is not None else self.top_p,
+            max_tokens=override.max_tokens if override.max_tokens is not None else self.max_tokens,
+            stop=override.stop or self.stop,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A prompt and how to sample the answer.
+
+    ``prefix`` is text the reply continues from (a speaker's ``Name:`` tag): backends that
+    can start the assistant turn with it do so and leave it out of what they yield; others
+    ignore it, and the reply filter strips the tag if the model writes it itself.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    sampling: Sampling = field(default_factory=Sampling)
+    prefix: str = ""
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """A model that streams a chat completion as text fragments.
+
+    ``stream`` yields text as it is generated and raises a :class:`BackendError` subclass
+    when the model cannot answer. Cancelling the consuming task stops generation.
+    """
+
+    name: str
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model accepts, prompt and reply together."""
+        ...
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """Counts tokens the way this backend's model does (or as near as is known)."""
+        ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """Generate a reply to ``request``, yielding text fragments."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads and model memory."""
+        ...
+
+
+class BackendError(Exception):
+    """A backend could not produce a reply; the message is one line fit for operators."""
+
+    retryable: bool = False
+
+
+class BackendTimeout(BackendError):
+    """The backend did not answer (or stopped streaming) within the configured time."""
+
+    retryable = True
+
+
+class BackendUnavailable(BackendError):
+    """The backend is unreachable or failed on its side (connection error, 5xx)."""
+
+    retryable = True
+
+
+class BackendRateLimited(BackendError):
+    """The backend asked us to slow down and retries did not get through."""
+
+    retryable = True
+
+
+class BackendAuthError(BackendError):
+    """The backend refused our credentials (401/403)."""
+
+
+class BackendNotFound(BackendError):
+    """The endpoint or model name does not exist on the backend (404)."""
+
+
+class BackendProtocolError(BackendError):
+    """The backend answered with something that is not a valid completion stream."""

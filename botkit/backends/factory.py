@@ -1,0 +1,66 @@
+"""Building the configured backends, with their fallback chains."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from botkit.backends.base import ChatBackend, Sampling
+from botkit.backends.fallback import FallbackBackend
+from botkit.backends.llamacpp import LlamaCppBackend
+from botkit.backends.openai_compat import OpenAICompatBackend
+from botkit.config import BackendConfig, ConfigError
+
+__all__ = ["build_backends"]
+
+_SAMPLING = ("temperature", "top_p", "max_tokens")
+_LLAMACPP = {"model_path", "context_window", "threads", "timeout", "seed", *_SAMPLING}
+_OPENAI = {
+    "base_url",
+    "model",
+    "api_key",
+    "context_window",
+    "connect_timeout",
+    "read_timeout",
+    "total_timeout",
+    "max_retries",
+    "headers",
+    "extra_body",
+    *_SAMPLING,
+}
+
+
+def build_backends(configs: Mapping[str, BackendConfig]) -> dict[str, ChatBackend]:
+    """One backend per config entry; an entry with ``fallback`` tries that backend next.
+
+    Raises:
+        ConfigError: an option is unknown or has the wrong type.
+    """
+    plain = {name: _build(config) for name, config in configs.items()}
+    built: dict[str, ChatBackend] = {}
+    for name, config in configs.items():
+        chain: list[ChatBackend] = [plain[name]]
+        seen = {name}
+        fallback = config.fallback
+        while fallback is not None and fallback not in seen:
+            chain.append(plain[fallback])
+            seen.add(fallback)
+            fallback = configs[fallback].fallback
+        built[name] = chain[0] if len(chain) == 1 else FallbackBackend(name=name, backends=chain)
+    return built
+
+
+def _build(config: BackendConfig) -> ChatBackend:
+    options = dict(config.options)
+    allowed = _LLAMACPP if config.type == "llamacpp" else _OPENAI
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(
+            [f"backends.{config.name}.{key}: unknown option for {config.type}" for key in unknown]
+        )
+    sampling = Sampling(**{key: options.pop(key) for key in _SAMPLING if key in options})
+    try:
+        if config.type == "llamacpp":
+            return LlamaCppBackend(name=config.name, default_sampling=sampling, **options)
+        return OpenAICompatBackend(name=config.name, default_sampling=sampling, **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError([f"backends.{config.name}: {error}"]) from error

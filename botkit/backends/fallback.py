@@ -1,0 +1,78 @@
+"""A chain of backends that answers with the first one able to start a reply."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+
+from botkit.backends.base import BackendError, ChatBackend, ChatRequest
+from botkit.tokens import TokenCounter
+
+__all__ = ["FallbackBackend"]
+
+log = logging.getLogger(__name__)
+
+
+class FallbackBackend:
+    """Streams from the first backend of a chain; one that fails before any text is skipped.
+
+    Once a backend has yielded text, its errors propagate: a half-sent reply is never
+    silently restarted elsewhere. The context window is the smallest in the chain, so a
+    prompt built for the chain fits whichever backend ends up answering; tokens are counted
+    the first backend's way.
+    """
+
+    def __init__(self, *, name: str, backends: Sequence[ChatBackend]) -> None:
+        if not backends:
+            raise ValueError(f"fallback backend {name!r} needs at least one backend")
+        self.name = name
+        self._backends = tuple(backends)
+
+    @property
+    def backends(self) -> tuple[ChatBackend, ...]:
+        """The chain, in the order it is tried."""
+        return self._backends
+
+    @property
+    def context_window(self) -> int:
+        """The smallest context window in the chain."""
+        return min(backend.context_window for backend in self._backends)
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """The first backend's token counter."""
+        return self._backends[0].token_counter
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """Generate a reply with the first backend that can start one."""
+        last = len(self._backends) - 1
+        for index, backend in enumerate(self._backends):
+            yielded = False
+            fragments = backend.stream(request)
+            try:
+                async for fragment in fragments:
+                    yielded = True
+                    yield fragment
+                return
+            except BackendError as error:
+                if yielded:
+                    raise
+                if index == last:
+                    raise type(error)(
+                        f"backend {self.name!r}: all {len(self._backends)} backends in the "
+                        f"chain failed, the last with: {error}"
+                    ) from error
+                log.warning(
+                    "backend %r: %s; trying %r next",
+                    self.name,
+                    error,
+                    self._backends[index + 1].name,
+                )
+            finally:
+                if isinstance(fragments, AsyncGenerator):
+                    await fragments.aclose()
+
+    async def aclose(self) -> None:
+        """Close every backend in the chain (each must tolerate being closed twice)."""
+        await asyncio.gather(*(backend.aclose() for backend in self._backends))

@@ -1,0 +1,133 @@
+"""The ``botkit`` command: chat in the terminal, run configured adapters, check characters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from botkit import __version__
+from botkit.app import App, ConfigurationError
+from botkit.backends.model_files import ModelNotFound
+from botkit.characters import CharacterValidationError, check_paths
+from botkit.config import Config, ConfigError, SchedulerConfig, load_config, parse_config
+from botkit.store import StoreError
+
+__all__ = ["main"]
+
+log = logging.getLogger("botkit")
+
+OPERATOR_ERRORS = (
+    CharacterValidationError,
+    ConfigError,
+    ConfigurationError,
+    ModelNotFound,
+    StoreError,
+    OSError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        code: int = args.func(args)
+        return code
+    except OPERATOR_ERRORS as error:
+        print(f"botkit: error: {error}", file=sys.stderr)
+        log.debug("details", exc_info=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="botkit", description="Role-play characters as chat bots, in a group."
+    )
+    parser.add_argument("--version", action="version", version=f"botkit {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="group chat with the characters in this terminal")
+    chat.add_argument("--config", type=Path, help="config file (backends, packs, limits)")
+    chat.add_argument("--pack", type=Path, action="append", help="character pack folder")
+    chat.add_argument("--cast", help="comma-separated character ids to start with")
+    chat.add_argument("--data-dir", type=Path, help="where the chat history is kept")
+    chat.add_argument("--name", help="your name in the chat")
+    chat.add_argument("--seed", type=int, help="seed for reproducible turn-taking")
+    chat.set_defaults(func=_chat)
+
+    run = commands.add_parser("run", help="start the adapters a config file names")
+    run.add_argument("--config", type=Path, required=True, help="config file")
+    run.set_defaults(func=_run)
+
+    characters = commands.add_parser("characters", help="work with character files")
+    character_commands = characters.add_subparsers(required=True, metavar="ACTION")
+    check = character_commands.add_parser("check", help="validate character files or packs")
+    check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    check.set_defaults(func=_check)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    logging.basicConfig(level=level, format="botkit: %(levelname)s: %(message)s")
+    if verbosity < 2:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else parse_config({})
+    console = dict(config.adapters.get("console", {}))
+    if args.name:
+        console["user_name"] = args.name
+    conversation = config.conversation
+    if args.cast:
+        ids = tuple(part.strip() for part in args.cast.split(",") if part.strip())
+        conversation = dataclasses.replace(conversation, default_cast=ids)
+    scheduler = config.scheduler
+    if args.seed is not None:
+        scheduler = SchedulerConfig(scheduler.policy, scheduler.max_group_speakers, args.seed)
+    config = dataclasses.replace(
+        config,
+        adapters={"console": console},
+        packs=tuple(args.pack) if args.pack else config.packs,
+        data_dir=args.data_dir or config.data_dir,
+        conversation=conversation,
+        scheduler=scheduler,
+    )
+    return asyncio.run(_serve(config))
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(load_config(args.config)))
+
+
+async def _serve(config: Config) -> int:
+    async with App(config, progress=_progress) as app:
+        await app.run()
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    problems = check_paths(args.paths)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("all characters are valid", file=sys.stderr)
+    return 0

@@ -1,0 +1,170 @@
+"""Commands that list, mix and direct a channel's cast, with permission checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from botkit.characters.model import Character
+from botkit.characters.registry import CharacterRegistry
+from botkit.conversation import Conversation
+from botkit.events import CommandEvent, Permission
+
+__all__ = ["COMMANDS", "CommandError", "CommandService", "CommandSpec"]
+
+
+class CommandError(Exception):
+    """A command was refused or malformed; the message tells the caller what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A command's name, usage line, one-line help and the permission it needs."""
+
+    name: str
+    usage: str
+    summary: str
+    needs: Permission = Permission.NONE
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", "/help", "list the commands"),
+    CommandSpec("cast", "/cast", "who is in this channel"),
+    CommandSpec("characters", "/characters", "every character that can join"),
+    CommandSpec("info", "/info <character>", "describe a character"),
+    CommandSpec("add", "/add <character> [...]", "bring characters in", Permission.MANAGE),
+    CommandSpec("remove", "/remove <character>", "send a character away", Permission.MANAGE),
+    CommandSpec("swap", "/swap <out> <in>", "replace one character by another", Permission.MANAGE),
+    CommandSpec("scene", "/scene [text]", "set the scene (no text clears it)", Permission.MANAGE),
+    CommandSpec("say", "/say <character>", "make a character speak next"),
+    CommandSpec("greet", "/greet", "let the cast say hello"),
+    CommandSpec("status", "/status", "cast, scene, backends and limits"),
+)
+_SPECS = {spec.name: spec for spec in COMMANDS}
+_ALIASES = {"describe": "info", "list": "characters", "mix": "add"}
+
+Interrupted = Callable[[], bool]
+StatusLines = Callable[[], Awaitable[list[str]]]
+
+
+class CommandService:
+    """Runs a command against a channel's conversation and returns the answer to show."""
+
+    def __init__(self, *, characters: CharacterRegistry, status: StatusLines) -> None:
+        self._characters = characters
+        self._status = status
+
+    async def handle(
+        self, event: CommandEvent, conversation: Conversation, interrupted: Interrupted
+    ) -> str:
+        """Run ``event``; the answer is empty when the command's effect speaks for itself.
+
+        Raises:
+            CommandError: the command is unknown, malformed, or the caller lacks permission.
+        """
+        name = _ALIASES.get(event.name.lower(), event.name.lower())
+        spec = _SPECS.get(name)
+        if spec is None:
+            raise CommandError(f"unknown command /{event.name}; try /help")
+        if spec.needs and not spec.needs & event.permissions:
+            raise CommandError(f"/{spec.name} changes this channel and needs the manage permission")
+        args = event.args
+        match name:
+            case "help":
+                return "\n".join(f"{s.usage:<26} {s.summary}" for s in COMMANDS)
+            case "cast":
+                return _describe_cast(conversation.cast)
+            case "characters":
+                return "\n".join(_line(c) for c in self._characters.all())
+            case "info":
+                return _describe(self._one(args, spec))
+            case "add":
+                return await self._add(conversation, args, spec)
+            case "remove":
+                return await self._remove(conversation, args, spec)
+            case "swap":
+                return await self._swap(conversation, args, spec)
+            case "scene":
+                await conversation.set_scene(" ".join(args).strip())
+                return f"Scene: {conversation.scene}" if conversation.scene else "Scene cleared."
+            case "say":
+                character = self._one(args[:1], spec)
+                if character.id not in {c.id for c in conversation.cast}:
+                    raise CommandError(f"{character.name} is not here; /add {character.id} first")
+                await conversation.speak_now(character, interrupted=interrupted)
+                return ""
+            case "greet":
+                await conversation.post_greetings()
+                return ""
+            case _:
+                return "\n".join([_describe_cast(conversation.cast), *await self._status()])
+
+    def _find(self, name: str) -> Character:
+        character = self._characters.find(name)
+        if character is None:
+            raise CommandError(f"no character called {name!r}; /characters lists them")
+        return character
+
+    def _one(self, args: Sequence[str], spec: CommandSpec) -> Character:
+        if not args:
+            raise CommandError(f"usage: {spec.usage}")
+        return self._find(" ".join(args))
+
+    async def _add(self, conversation: Conversation, args: Sequence[str], spec: CommandSpec) -> str:
+        if not args:
+            raise CommandError(f"usage: {spec.usage}")
+        cast = [c.id for c in conversation.cast]
+        joining = [self._find(name) for name in args]
+        new = [c for c in dict.fromkeys(joining) if c.id not in cast]
+        if not new:
+            return "Already here: " + ", ".join(c.name for c in joining)
+        limit = conversation.max_cast
+        if len(cast) + len(new) > limit:
+            raise CommandError(f"a channel holds at most {limit} characters; /remove one first")
+        await conversation.set_cast([*cast, *(c.id for c in new)])
+        return "Joined: " + ", ".join(c.name for c in new)
+
+    async def _remove(
+        self, conversation: Conversation, args: Sequence[str], spec: CommandSpec
+    ) -> str:
+        leaving = self._one(args, spec)
+        cast = [c.id for c in conversation.cast]
+        if leaving.id not in cast:
+            raise CommandError(f"{leaving.name} is not in this channel")
+        await conversation.set_cast([cid for cid in cast if cid != leaving.id])
+        return f"{leaving.name} left."
+
+    async def _swap(
+        self, conversation: Conversation, args: Sequence[str], spec: CommandSpec
+    ) -> str:
+        if len(args) != 2:
+            raise CommandError(f"usage: {spec.usage}")
+        leaving, joining = self._find(args[0]), self._find(args[1])
+        cast = [c.id for c in conversation.cast]
+        if leaving.id not in cast:
+            raise CommandError(f"{leaving.name} is not in this channel")
+        if joining.id in cast:
+            raise CommandError(f"{joining.name} is already here")
+        await conversation.set_cast([joining.id if cid == leaving.id else cid for cid in cast])
+        return f"{leaving.name} left; {joining.name} joined."
+
+
+def _line(character: Character) -> str:
+    summary = f" — {character.summary}" if character.summary else ""
+    return f"{character.name} ({character.id}){summary}"
+
+
+def _describe_cast(cast: Sequence[Character]) -> str:
+    if not cast:
+        return "Nobody is here. /characters lists who can join; /add <character> brings one in."
+    return "Here: " + "; ".join(_line(c) for c in cast)
+
+
+def _describe(character: Character) -> str:
+    lines = [_line(character)]
+    lines += [f"  {line}" for line in character.persona]
+    if character.style:
+        lines.append(f"  Talks: {character.style}")
+    if character.nicknames:
+        lines.append("  Answers to: " + ", ".join(character.nicknames))
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""botkit's configuration: one YAML file, ``${ENV}`` references for secrets, checked whole."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from botkit.conversation import ConversationSettings
+
+__all__ = [
+    "BackendConfig",
+    "Config",
+    "ConfigError",
+    "SchedulerConfig",
+    "Secret",
+    "default_data_dir",
+    "load_config",
+    "parse_config",
+]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+BACKEND_TYPES = ("llamacpp", "openai")
+POLICIES = ("scoring", "address")
+
+
+class ConfigError(Exception):
+    """The configuration has problems; each line names the setting by its dotted path."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class Secret(str):
+    """A string read from the environment; shown masked so it never reaches a log."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    """One model backend: its type, its options, and the backend to fall back to."""
+
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """Which turn-taking policy channels use and how many may answer a group."""
+
+    policy: str = "scoring"
+    max_group_speakers: int = 2
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything ``botkit run`` needs to start."""
+
+    data_dir: Path
+    packs: tuple[Path, ...] = ()
+    backends: Mapping[str, BackendConfig] = field(
+        default_factory=lambda: {"local": BackendConfig("local", "llamacpp")}
+    )
+    default_backend: str = "local"
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    adapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reply_tokens: int = 96
+
+
+def default_data_dir() -> Path:
+    """Where botkit keeps its database when nothing else is configured."""
+    if explicit := os.environ.get("BOTKIT_DATA"):
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "botkit"
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check a config file.
+
+    Raises:
+        ConfigError: the file is unreadable, not YAML, or has invalid settings.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"cannot read: {error.strerror}"], str(path)) from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError([f"{where}not valid YAML"], str(path)) from error
+    return parse_config(raw or {}, base=path.parent, environ=environ, source=str(path))
+
+
+def parse_config(
+    raw: object,
+    *,
+    base: Path = Path(),
+    environ: Mapping[str, str] | None = None,
+    source: str = "config",
+) -> Config:
+    """Check a parsed config mapping and build the :class:`Config` it describes."""
+    checker = _Checker(environ if environ is not None else os.environ)
+    data = checker.expand(raw, "")
+    config = checker.config(data, base)
+    if checker.problems:
+        raise ConfigError(checker.problems, source)
+    return config
+
+
+class _Checker:
+    """Collects every problem of a config instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def expand(self, value: object, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self.expand(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.expand(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return self._substitute(value, path)
+        return value
+
+    def _substitute(self, value: str, path: str) -> str:
+        secret = False
+
+        def lookup(match: re.Match[str]) -> str:
+            nonlocal secret
+            name, default = match.group(1), match.group(2)
+            if name in self.environ:
+                secret = True
+                return self.environ[name]
+            if default is not None:
+                return default
+            self.problems.append(f"{path}: environment variable {name} is not set")
+            return ""
+
+        text = _ENV.sub(lookup, value)
+        return Secret(text) if secret else text
+
+    def section(self, data: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{path}: expected a mapping, found {type(value).__name__}")
+            return {}
+        return value
+
+    def number(
+        self, data: Mapping[str, Any], key: str, path: str, default: int, low: int, high: int
+    ) -> int:
+        value = data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.problems.append(f"{path}.{key}: expected a whole number {low}..{high}")
+            return default
+        return value
+
+    def unknown(self, data: Mapping[str, Any], allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else str(key)
+                self.problems.append(f"{where}: unknown setting")
+
+    def config(self, data: object, base: Path) -> Config:
+        if not isinstance(data, dict):
+            self.problems.append("top level: expected a mapping of settings")
+            return Config(data_dir=default_data_dir())
+        self.unknown(
+            data,
+            {
+                "data_dir",
+                "packs",
+                "backends",
+                "default_backend",
+                "conversation",
+                "scheduler",
+                "adapters",
+                "reply_tokens",
+            },
+            "",
+        )
+        data_dir = data.get("data_dir")
+        packs = data.get("packs", [])
+        if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
+            self.problems.append("packs: expected a list of pack folders")
+            packs = []
+        backends = self.backends(self.section(data, "backends", "backends"))
+        default_backend = data.get("default_backend", next(iter(backends), "local"))
+        if default_backend not in backends:
+            self.problems.append(f"default_backend: {default_backend!r} is not in backends")
+        adapters = self.section(data, "adapters", "adapters")
+        for name, options in adapters.items():
+            if options is not None and not isinstance(options, dict):
+                self.problems.append(f"adapters.{name}: expected a mapping of options")
+        return Config(
+            data_dir=(base / str(data_dir)).expanduser() if data_dir else default_data_dir(),
+            packs=tuple((base / p).expanduser() for p in packs),
+            backends=backends,
+            default_backend=str(default_backend),
+            conversation=self.conversation(self.section(data, "conversation", "conversation")),
+            scheduler=self.scheduler(self.section(data, "scheduler", "scheduler")),
+            adapters={name: options or {} for name, options in adapters.items()},
+            reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
+        )
+
+    def backends(self, data: dict[str, Any]) -> dict[str, BackendConfig]:
+        if not data:
+            return {"local": BackendConfig("local", "llamacpp")}
+        found: dict[str, BackendConfig] = {}
+        for name, options in data.items():
+            path = f"backends.{name}"
+            if not isinstance(options, dict):
+                self.problems.append(f"{path}: expected a mapping with a type")
+                continue
+            options = dict(options)
+            kind = options.pop("type", None)
+            if kind not in BACKEND_TYPES:
+                self.problems.append(f"{path}.type: expected one of {', '.join(BACKEND_TYPES)}")
+                continue
+            if kind == "openai":
+                for required in ("base_url", "model"):
+                    if not options.get(required):
+                        self.problems.append(f"{path}.{required}: required for an openai backend")
+            fallback = options.pop("fallback", None)
+            found[name] = BackendConfig(name, kind, options, fallback)
+        for backend in found.values():
+            if backend.fallback is not None and backend.fallback not in found:
+                self.problems.append(
+                    f"backends.{backend.name}.fallback: {backend.fallback!r} is not a backend"
+                )
+        return found
+
+    def conversation(self, data: dict[str, Any]) -> ConversationSettings:
+        self.unknown(
+            data,
+            {"max_hops", "history_turns", "max_message_chars", "cast", "max_cast"},
+            "conversation",
+        )
+        cast = data.get("cast", [])
+        if not isinstance(cast, list) or not all(isinstance(c, str) for c in cast):
+            self.problems.append("conversation.cast: expected a list of character ids")
+            cast = []
+        return ConversationSettings(
+            max_hops=self.number(data, "max_hops", "conversation", 3, 0, 50),
+            history_turns=self.number(data, "history_turns", "conversation", 60, 2, 10_000),
+            max_message_chars=self.number(
+                data, "max_message_chars", "conversation", 4000, 100, 100_000
+            ),
+            default_cast=tuple(cast),
+            max_cast=self.number(data, "max_cast", "conversation", 8, 1, 25),
+        )
+
+    def scheduler(self, data: dict[str, Any]) -> SchedulerConfig:
+        self.unknown(data, {"policy", "max_group_speakers", "seed"}, "scheduler")
+        policy = data.get("policy", "scoring")
+        if policy not in POLICIES:
+            self.problems.append(f"scheduler.policy: expected one of {', '.join(POLICIES)}")
+            policy = "scoring"
+        seed = data.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            self.problems.append("scheduler.seed: expected a whole number")
+            seed = None
+        return SchedulerConfig(
+            policy=policy,
+            max_group_speakers=self.number(data, "max_group_speakers", "scheduler", 2, 1, 8),
+            seed=seed,
+        )

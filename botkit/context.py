@@ -1,0 +1,60 @@
+"""The retrieved-context slot of a prompt: providers add snippets relevant to the next reply."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from botkit.characters.model import Character
+from botkit.events import ChannelKey
+from botkit.transcript import Turn
+
+__all__ = ["ContextProvider", "ContextRequest", "KnowledgeProvider"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRequest:
+    """Who is about to speak, where, and after which turns."""
+
+    speaker: Character
+    channel: ChannelKey
+    transcript: Sequence[Turn]
+
+
+@runtime_checkable
+class ContextProvider(Protocol):
+    """Adds snippets (lore, memories) to the context slot of the speaker's prompt.
+
+    Snippets come back most important first; the prompt keeps as many as fit its budget.
+    """
+
+    async def retrieve(self, request: ContextRequest) -> list[str]:
+        """Snippets worth showing the speaker before its next reply."""
+        ...
+
+
+class KnowledgeProvider:
+    """Adds a character's keyed knowledge entries when a recent turn mentions one of the keys."""
+
+    def __init__(self, *, scan_turns: int = 3) -> None:
+        self._scan_turns = scan_turns
+        self._patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+    async def retrieve(self, request: ContextRequest) -> list[str]:
+        """Keyed knowledge of the speaker that the last few turns touch on."""
+        recent = " ".join(turn.text for turn in request.transcript[-self._scan_turns :])
+        return [
+            entry.text
+            for entry in request.speaker.knowledge
+            if entry.keys and self._pattern(entry.keys).search(recent)
+        ]
+
+    def _pattern(self, keys: tuple[str, ...]) -> re.Pattern[str]:
+        pattern = self._patterns.get(keys)
+        if pattern is None:
+            words = "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
+            pattern = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+            self._patterns[keys] = pattern
+        return pattern

@@ -1,0 +1,290 @@
+"""One channel's conversation: its cast, recent turns, and the loop from trigger to replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botkit.adapter import Adapter
+from botkit.backends.base import BackendError, ChatRequest, Sampling
+from botkit.backends.registry import BackendSet
+from botkit.characters.model import Character
+from botkit.characters.registry import CharacterRegistry
+from botkit.context import ContextProvider, ContextRequest
+from botkit.events import ChannelKey, Identity, MessageEvent
+from botkit.reply_filter import ReplyFilter
+from botkit.scheduler.base import Decision, Scheduler, TurnContext
+from botkit.store import Store
+from botkit.transcript import Turn
+
+__all__ = ["Conversation", "ConversationSettings", "identity_of"]
+
+log = logging.getLogger(__name__)
+
+SCENE_KEY = "scene"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """Limits that apply to every channel's conversation."""
+
+    max_hops: int = 3
+    """Character turns that may follow other characters' turns before a human speaks again."""
+    history_turns: int = 60
+    """Recent turns kept in memory and offered to the prompt (which keeps what fits)."""
+    max_message_chars: int = 4000
+    """Longer incoming messages are stored whole but shortened in prompts."""
+    default_cast: tuple[str, ...] = ()
+    max_cast: int = 8
+
+
+def identity_of(character: Character) -> Identity:
+    """How ``character`` appears on platforms."""
+    return Identity(character.id, character.name, character.avatar, character.color)
+
+
+class Conversation:
+    """A channel's conversation. Its methods run only in the channel's worker, in order."""
+
+    def __init__(
+        self,
+        *,
+        channel: ChannelKey,
+        store: Store,
+        characters: CharacterRegistry,
+        scheduler: Scheduler,
+        backends: BackendSet,
+        adapter: Adapter,
+        context_providers: Sequence[ContextProvider] = (),
+        settings: ConversationSettings,
+    ) -> None:
+        self.channel = channel
+        self._store = store
+        self._characters = characters
+        self._scheduler = scheduler
+        self._backends = backends
+        self._adapter = adapter
+        self._providers = tuple(context_providers)
+        self._settings = settings
+        self._turns: deque[Turn] = deque(maxlen=settings.history_turns)
+        self._cast: list[str] = []
+        self.scene: str = ""
+
+    async def load(self) -> None:
+        """Read the cast, scene and recent turns from the store (once, before first use)."""
+        stored = await self._store.get_cast(self.channel)
+        wanted = stored if stored is not None else list(self._settings.default_cast)
+        self._cast = [cid for cid in wanted if self._characters.get(cid) is not None]
+        self.scene = await self._store.get_setting(str(self.channel), SCENE_KEY) or ""
+        self._turns.extend(
+            await self._store.recent_turns(self.channel, self._settings.history_turns)
+        )
+
+    @property
+    def cast(self) -> list[Character]:
+        """The characters active in this channel, in the order they joined."""
+        found = (self._characters.get(cid) for cid in self._cast)
+        return [character for character in found if character is not None]
+
+    @property
+    def max_cast(self) -> int:
+        """How many characters this channel may hold at once."""
+        return self._settings.max_cast
+
+    @property
+    def turns(self) -> Sequence[Turn]:
+        """Recent turns, oldest first."""
+        return tuple(self._turns)
+
+    async def set_cast(self, character_ids: Sequence[str]) -> None:
+        """Replace the cast (committed to the store before it takes effect)."""
+        await self._store.set_cast(self.channel, list(character_ids))
+        self._cast = list(character_ids)
+
+    async def set_scene(self, scene: str) -> None:
+        """Set (or with an empty text, clear) the scene every character is told about."""
+        if scene:
+            await self._store.set_setting(str(self.channel), SCENE_KEY, scene)
+        else:
+            await self._store.delete_setting(str(self.channel), SCENE_KEY)
+        self.scene = scene
+
+    async def on_message(
+        self, event: MessageEvent, *, interrupted: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Take a human's message (already stored) and let the cast answer it."""
+        text = event.text.strip()
+        if len(text) > self._settings.max_message_chars:
+            text = text[: self._settings.max_message_chars] + " …"
+        turn = Turn(
+            speaker_id=event.author.id,
+            speaker_name=event.author.name,
+            text=text,
+            is_character=False,
+            time=event.time,
+            message_id=event.message_id,
+            reply_to=event.reply_to,
+        )
+        self._turns.append(turn)
+        if not text or not self._cast:
+            return
+        replied = (
+            await self._store.character_of_message(self.channel, event.reply_to)
+            if event.reply_to
+            else None
+        )
+        decision = await self._scheduler.decide(
+            TurnContext(
+                cast=self.cast,
+                transcript=self.turns,
+                trigger=turn,
+                hops=0,
+                mentions=event.mentions,
+                reply_to_character=replied,
+            )
+        )
+        log.debug("%s: %s (%s)", self.channel, decision.speakers or "nobody", decision.reason)
+        await self._play(decision, interrupted=interrupted, reply_to=event.message_id)
+
+    async def speak_now(
+        self, character: Character, *, interrupted: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """Make ``character`` take the next turn (then let others follow as usual)."""
+        return await self._play(
+            Decision((character.id,), "asked to speak"), interrupted=interrupted, reply_to=None
+        )
+
+    async def post_greetings(self) -> None:
+        """Let every cast member who has a greeting say it (recorded like any turn)."""
+        for character in self.cast:
+            if character.greeting:
+                await self._deliver(character, _single(character.greeting), reply_to=None)
+
+    async def _play(
+        self, decision: Decision, *, interrupted: Callable[[], bool], reply_to: str | None
+    ) -> bool:
+        """Run ``decision`` and the bounded chain of character follow-ups it starts."""
+        spoke = False
+        follow_ups = 0
+        speakers = decision.speakers
+        while speakers:
+            for speaker_id in speakers:
+                character = self._characters.get(speaker_id)
+                if interrupted() or character is None:
+                    return spoke
+                spoke = await self._speak(character, reply_to=reply_to) or spoke
+            if follow_ups >= self._settings.max_hops or interrupted():
+                return spoke
+            last = self._turns[-1]
+            if not last.is_character:
+                return spoke
+            follow = await self._scheduler.decide(
+                TurnContext(
+                    cast=self.cast,
+                    transcript=self.turns,
+                    trigger=last,
+                    hops=self._hops(),
+                )
+            )
+            speakers = follow.speakers[: self._settings.max_hops - follow_ups]
+            follow_ups += len(speakers)
+            reply_to = last.message_id
+        return spoke
+
+    def _hops(self) -> int:
+        hops = 0
+        for turn in reversed(self._turns):
+            if not turn.is_character:
+                break
+            hops += 1
+        return hops
+
+    async def _speak(self, character: Character, *, reply_to: str | None) -> bool:
+        backend = self._backends.for_character(character)
+        sampling = self._backends.sampling_for(character)
+        builder = self._backends.prompt_builder(backend, sampling.max_tokens or 0)
+        snippets = await self._context(character)
+        prompt = builder.build(
+            speaker=character, others=self.cast, transcript=self.turns, context=snippets
+        )
+        participants = self._participants()
+        stops = tuple(f"\n{name}:" for name in participants if name != character.name)
+        request = ChatRequest(
+            prompt.messages,
+            sampling.merged(Sampling(stop=stops)),
+            prefix=f"{character.name}:",
+        )
+        reply = ReplyFilter(speaker=character.name, others=participants)
+        try:
+            return await self._deliver(
+                character, reply.filter(backend.stream(request)), reply_to=reply_to, reply=reply
+            )
+        except BackendError as error:
+            log.warning("%s: %s could not reply: %s", self.channel, character.name, error)
+            log.debug("backend failure", exc_info=True)
+            await self._adapter.send_notice(
+                channel=self.channel, text=f"{character.name} could not reply: {error}"
+            )
+            return False
+
+    async def _deliver(
+        self,
+        character: Character,
+        fragments: AsyncIterator[str],
+        *,
+        reply_to: str | None,
+        reply: ReplyFilter | None = None,
+    ) -> bool:
+        """Post a reply as ``character`` and record it; False when nothing was said."""
+        collected: list[str] = []
+
+        async def tee() -> AsyncIterator[str]:
+            async for fragment in fragments:
+                collected.append(fragment)
+                yield fragment
+
+        message_id = await self._adapter.send_reply(
+            channel=self.channel,
+            identity=identity_of(character),
+            fragments=tee(),
+            reply_to=reply_to,
+        )
+        text = (reply.text if reply else "".join(collected)).strip()
+        if not text:
+            log.info("%s: %s had nothing to say", self.channel, character.name)
+            return False
+        now = datetime.now(UTC)
+        await self._store.record_reply(
+            channel=self.channel,
+            character_id=character.id,
+            name=character.name,
+            text=text,
+            message_id=message_id,
+            reply_to=reply_to,
+            time=now,
+        )
+        self._turns.append(Turn(character.id, character.name, text, True, now, message_id))
+        return True
+
+    async def _context(self, character: Character) -> list[str]:
+        request = ContextRequest(speaker=character, channel=self.channel, transcript=self.turns)
+        found = await asyncio.gather(*(p.retrieve(request) for p in self._providers))
+        snippets = [f"Scene: {self.scene}"] if self.scene else []
+        for batch in found:
+            snippets.extend(batch)
+        return snippets
+
+    def _participants(self) -> list[str]:
+        names = [character.name for character in self.cast]
+        for turn in self._turns:
+            if turn.speaker_name not in names:
+                names.append(turn.speaker_name)
+        return names
+
+
+async def _single(text: str) -> AsyncIterator[str]:
+    yield text

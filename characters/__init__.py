@@ -1,0 +1,1 @@
+"""Character packs shipped with botkit, installed as ``botkit.packs``."""

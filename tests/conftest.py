@@ -1,0 +1,83 @@
+"""A small pack and an App wired to an instant backend and a recording adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botkit.app import App
+from botkit.config import parse_config
+from botkit.testing import InstantBackend, RecordingAdapter
+
+PACK = {
+    "pack.yaml": """
+name: harbour
+version: 1.0.0
+setting: A foggy harbour town.
+characters: [mira.yaml, bram.yaml, wren.yaml]
+""",
+    "mira.yaml": """
+id: mira
+name: Mira
+summary: the innkeeper
+persona: [Mira runs the Salt Lantern inn and loves gossip.]
+talkativeness: 0.8
+nicknames: [innkeeper]
+greeting: Come in out of the fog!
+knowledge:
+  - keys: [lighthouse]
+    text: The lighthouse keeper vanished a month ago.
+""",
+    "bram.yaml": """
+id: bram
+name: Bram
+summary: an old fisherman
+persona: [Bram is an old fisherman who distrusts strangers and talks of nets and boats.]
+talkativeness: 0.4
+""",
+    "wren.yaml": """
+id: wren
+name: Wren
+summary: a young cartographer
+persona: [Wren draws maps of the coast and the caves.]
+talkativeness: 0.5
+""",
+}
+
+
+@pytest.fixture
+def pack_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    for name, text in PACK.items():
+        (folder / name).write_text(text.lstrip())
+    return folder
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, pack_dir: Path) -> AppFactory:
+    @asynccontextmanager
+    async def factory(
+        backend: InstantBackend, **conversation: Any
+    ) -> AsyncIterator[tuple[App, RecordingAdapter]]:
+        settings = {"cast": ["mira", "bram"], **conversation}
+        config = parse_config(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "packs": [str(pack_dir)],
+                "conversation": settings,
+                "scheduler": {"seed": 7},
+            }
+        )
+        adapter = RecordingAdapter("test")
+        async with App(config, backends={backend.name: backend}, adapters={"test": adapter}) as app:
+            yield app, adapter
+
+    return factory
