@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--cast", help="comma-separated character ids to start with")
     chat.add_argument("--data-dir", type=Path, help="where the chat history is kept")
     chat.add_argument("--name", help="your name in the chat")
-    chat.add_argument("--seed", type=int, help="seed for reproducible turn-taking")
+    chat.add_argument("--seed", type=int, help="seed for reproducible turn-taking and replies")
     chat.set_defaults(func=_chat)
 
     run = commands.add_parser("run", help="start the adapters a config file names")
@@ -99,8 +99,15 @@ def _chat(args: argparse.Namespace) -> int:
         ids = tuple(part.strip() for part in args.cast.split(",") if part.strip())
         conversation = dataclasses.replace(conversation, default_cast=ids)
     scheduler = config.scheduler
+    backends = dict(config.backends)
     if args.seed is not None:
         scheduler = SchedulerConfig(scheduler.policy, scheduler.max_group_speakers, args.seed)
+        backends = {
+            name: dataclasses.replace(b, options={"seed": args.seed, **b.options})
+            if b.type == "llamacpp"
+            else b
+            for name, b in backends.items()
+        }
     config = dataclasses.replace(
         config,
         adapters={"console": console},
@@ -108,6 +115,7 @@ def _chat(args: argparse.Namespace) -> int:
         data_dir=args.data_dir or config.data_dir,
         conversation=conversation,
         scheduler=scheduler,
+        backends=backends,
     )
     return asyncio.run(_serve(config))
 

@@ -8,84 +8,82 @@ from collections.abc import AsyncIterator, Iterable
 __all__ = ["ReplyFilter"]
 
 GENERIC_SPEAKERS = ("User", "Someone", "Human", "Assistant", "Player", "You", "Narrator")
-_SENTENCE_END = re.compile(r"""[.!?…](?:["'”’)*\]]*)(?=\s|$)""")
-_MAX_TAG = 40
+_SENTENCE_END = re.compile(r"""[.!?…]["'’”*)\]]*(?=\s|$)""")
+_OPENERS = r"""[ \t"'*(\[]*"""
+_CLOSERS = r"""[*\])]*"""
+_CAPITALISED = r"[A-Z][\w'’-]*(?:[ ][A-Z][\w'’-]*){0,2}(?:[ ]\([^)\n]{0,40}\))?"
+_BOUNDARY = r"""(?:^|(?<=[.!?…])|(?<=[.!?…]["'’”*)\]]))"""
+_DECIDE_AFTER = 48
 
 
 class ReplyFilter:
     """Streams a reply through, cutting it where the model starts someone else's line.
 
-    A leading ``Speaker:`` prefix of the speaker itself is dropped; a line that begins with
-    another participant's name and a colon ends the reply (``interrupted_by`` tells who).
-    A trailing unfinished sentence is dropped when at least one sentence is complete, and
-    the reply stops after ``max_lines`` non-empty lines. ``text`` is what was let through.
+    A speaker tag — a participant's name, or one to three capitalised words (with an
+    optional parenthetical), then a colon — at the start of a line or right after a
+    sentence ends the reply; ``interrupted_by`` names the participant it was, if any.
+    The speaker's own tag at the very start is dropped instead. The reply also stops after
+    ``max_lines`` lines, and a trailing unfinished sentence is dropped once a sentence is
+    complete. ``text`` is what was let through.
     """
 
     def __init__(self, *, speaker: str, others: Iterable[str], max_lines: int = 3) -> None:
-        self._own = re.compile(rf"^\s*\**{re.escape(speaker)}\**\s*:\s*", re.IGNORECASE)
+        self._speaker = speaker
+        self._own = re.compile(rf"^\s*{_OPENERS}{re.escape(speaker)}{_CLOSERS}\s*:\s*", re.I)
         names = sorted({*others, *GENERIC_SPEAKERS} - {speaker}, key=len, reverse=True)
-        alternatives = "|".join(re.escape(name) for name in names if name.strip())
-        self._other = re.compile(rf"^\s*[*\[(]*(?P<name>{alternatives})[*\])]*\s*:", re.IGNORECASE)
-        self._names = {name.lower(): name for name in names}
+        known = "|".join(re.escape(name) for name in names if name.strip())
+        self._tag = re.compile(
+            rf"{_BOUNDARY}{_OPENERS}(?:(?i:(?P<known>{known}))|(?P<tag>{_CAPITALISED})){_CLOSERS}"
+            rf"\s*:{_CLOSERS}(?=\s|$)",
+            re.MULTILINE,
+        )
+        self._names = {name.casefold(): name for name in names}
         self._max_lines = max_lines
         self.text = ""
         self.interrupted_by: str | None = None
 
     async def filter(self, fragments: AsyncIterator[str]) -> AsyncIterator[str]:
         """The cleaned reply, yielded sentence by sentence as the fragments arrive."""
-        pending = ""
-        lines = 0
-        line_open = False
-        finished = False
+        buffer = ""
+        started = False
         async for fragment in fragments:
-            pending += fragment
-            while "\n" in pending and not finished:
-                line, pending = pending.split("\n", 1)
-                kept = self._line(line)
-                if kept is None:
-                    finished = True
-                    break
-                if kept.strip():
-                    lines += 1
-                    yield self._emit(("\n" if self.text else "") + kept.strip())
-                    line_open = False
-                    if lines >= self._max_lines:
-                        finished = True
-            if finished:
+            buffer += fragment
+            if not started:
+                if len(buffer) < _DECIDE_AFTER and not _SENTENCE_END.search(buffer):
+                    continue
+                buffer = self._own.sub("", buffer, count=1).lstrip()
+                started = True
+            cut = self._cut(buffer)
+            if cut is not None:
+                buffer = buffer[:cut]
                 break
-            if not line_open and len(pending) >= _MAX_TAG:
-                head = self._line(pending)
-                if head is None:
-                    finished = True
-                    break
-                pending = head.lstrip()
-                if self.text:
-                    pending = "\n" + pending
-                line_open = True
-                lines += 1
-            if line_open:
-                cut = self._last_sentence_end(pending)
-                if cut:
-                    yield self._emit(pending[:cut])
-                    pending = pending[cut:]
-        if finished:
-            return
-        if not line_open:
-            head = self._line(pending)
-            if head is None or not head.strip():
-                return
-            pending = ("\n" if self.text else "") + head.strip()
-        tail = pending.rstrip()
-        if tail.strip() and (not self.text or self._last_sentence_end(tail) == len(tail)):
+            safe = _last_sentence_end(buffer)
+            if safe > len(self.text):
+                yield self._emit(buffer[len(self.text) : safe])
+        else:
+            if not started:
+                buffer = self._own.sub("", buffer, count=1).lstrip()
+                cut = self._cut(buffer)
+                buffer = buffer if cut is None else buffer[:cut]
+        tail = buffer[len(self.text) :].rstrip()
+        complete = _last_sentence_end(tail) == len(tail)
+        if tail.strip() and (complete or not self.text.strip()):
             yield self._emit(tail)
 
-    def _line(self, line: str) -> str | None:
-        """The line without the speaker's own name prefix, or None if it is another's line."""
-        match = self._other.match(line)
+    def _cut(self, text: str) -> int | None:
+        """Where the reply must end, if it already holds another speaker or too many lines."""
+        match = self._tag.search(text)
+        cut = None
         if match:
-            self.interrupted_by = self._names.get(match.group("name").lower())
-            return None
-        return self._own.sub("", line, count=1)
+            cut = match.start()
+            known = match.group("known")
+            self.interrupted_by = self._names.get(known.casefold()) if known else None
+        lines = [m.start() for m in re.finditer(r"\n(?=[^\n]*\S)", text)]
+        if len(lines) >= self._max_lines:
+            end = lines[self._max_lines - 1]
+            if cut is None or end < cut:
+                cut, self.interrupted_by = end, None
+        return cut
 
     def _emit(self, text: str) -> str:
         if not self.text:
@@ -93,7 +91,7 @@ class ReplyFilter:
         self.text += text
         return text
 
-    @staticmethod
-    def _last_sentence_end(text: str) -> int:
-        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-        return ends[-1] if ends else 0
+
+def _last_sentence_end(text: str) -> int:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return ends[-1] if ends else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -52,6 +53,8 @@ class LlamaCppBackend:
     The model is loaded once (:meth:`load`, off the event loop); generation runs in a
     worker thread and streams fragments back to the loop. Cancelling the consumer stops
     generation at the next token. A RAM cache keeps several characters' prompt prefixes.
+    Each reply is sampled with a fresh seed drawn from ``seed`` (random when None), so a
+    seeded backend is reproducible and an unseeded one varies.
     """
 
     def __init__(
@@ -73,7 +76,7 @@ class LlamaCppBackend:
         self._default = default_sampling or Sampling(temperature=0.8, top_p=0.9, max_tokens=96)
         self._timeout = timeout
         self._cache_bytes = cache_bytes
-        self._seed = seed
+        self._rng = random.Random(seed)
         self._llama: Any = None
         self._counter: TokenCounter | None = None
         self._formatter: Jinja2ChatFormatter | None = None
@@ -120,7 +123,6 @@ class LlamaCppBackend:
             n_ctx=self._context_window,
             n_threads=self._threads,
             n_threads_batch=self._threads,
-            seed=self._seed if self._seed is not None else -1,
             verbose=False,
         )
         llama.set_cache(LlamaRAMCache(capacity_bytes=self._cache_bytes))
@@ -183,6 +185,7 @@ class LlamaCppBackend:
             max_tokens=sampling.max_tokens,
             stop=[*sampling.stop, *(stop for stop in template_stop if stop)],
             repeat_penalty=1.15,
+            seed=self._rng.randrange(2**31),
         )
         first = True
         for chunk in chunks:

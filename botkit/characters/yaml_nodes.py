@@ -41,7 +41,10 @@ def compose_file(path: Path, problems: list[CharacterError]) -> Node | None:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
-        problems.append(CharacterError(path, line, "", f"invalid YAML: {error.problem}"))
+        message = f"invalid YAML: {error.problem}"
+        if error.context and error.context_mark:
+            message += f" ({error.context} on line {error.context_mark.line + 1})"
+        problems.append(CharacterError(path, line, "", message))
         return None
     except yaml.YAMLError as error:
         problems.append(CharacterError(path, 1, "", f"invalid YAML: {error}"))

@@ -77,3 +77,28 @@ async def test_stops_after_max_lines() -> None:
 async def test_mentioning_a_name_mid_line_is_not_a_speaker_tag() -> None:
     out, _ = await run("I told Bram: no more fish today.")
     assert out == "I told Bram: no more fish today."
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        (
+            "The Salt Lantern, love! Best soup on the cliff.She: What a wonderful place.",
+            "The Salt Lantern, love! Best soup on the cliff.",
+        ),
+        (
+            "This place has a long history.Tiny: That's interesting.",
+            "This place has a long history.",
+        ),
+        (
+            "Guns are not in the cliff!\"Raven: (sighing) What's that?",
+            "Guns are not in the cliff!",
+        ),
+        ("Oh dear.\nThe Devil (in character): A sea serpent.", "Oh dear."),
+        ("Fine. Bram: hush now.", "Fine."),
+        ("I'll tell you.\nMira: And another thing.", "I'll tell you."),
+    ],
+)
+async def test_invented_speaker_tags_after_a_sentence_end_the_reply(raw: str, kept: str) -> None:
+    out, _ = await run(raw, size=4)
+    assert out == kept
