@@ -111,7 +111,7 @@ async def per_reply(history: int, replies: int) -> tuple[list[float], float]:
         ) as app:
             samples: list[float] = []
             for n in range(replies):
-                names = ("Mira", "Bram", "Wren", "Tobias")
+                names = ("Mira", "Bram", "Wren", "Nell")
                 backend.inside = 0.0
                 started = time.perf_counter()
                 await adapter.push(event(channel, n, f"{names[n % 4]}, what news tonight?"))

@@ -102,7 +102,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError([f"{where}not valid YAML"], str(path)) from error
+        problem = getattr(error, "problem", None)
+        reason = f" ({problem})" if problem else ""
+        raise ConfigError([f"{where}not valid YAML{reason}"], str(path)) from error
     return parse_config(raw or {}, base=path.parent, environ=environ, source=str(path))
 
 

@@ -69,7 +69,10 @@ def test_every_problem_is_reported_with_its_path() -> None:
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("adapters:\n  console: {\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: line \d+: not valid YAML"):
+    expected = (
+        r"bad.yaml: line 3: not valid YAML \(expected the node content, but found '<stream end>'\)"
+    )
+    with pytest.raises(ConfigError, match=expected):
         load_config(path)
 
 
