@@ -74,6 +74,11 @@ class App:
         self._store: Store | None = None
         self._router: Router | None = None
         self._backends: BackendSet | None = None
+        self.characters = CharacterRegistry()
+        self.scheduler: Scheduler = AddressPolicy()
+        self.commands = CommandService(characters=self.characters, status=self._status)
+        self._knowledge = KnowledgeProvider()
+        self._settings_in_use = config.conversation
 
     @property
     def store(self) -> Store:
@@ -107,33 +112,27 @@ class App:
 
     async def _start(self) -> None:
         config = self.config
-        self.characters = self._load_characters()
-        settings = self._settings(config.conversation)
-        self._settings_in_use = settings
+        self._load_characters()
+        self._settings_in_use = self._settings(config.conversation)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(config.data_dir / "botkit.sqlite3")
-        self._backends = BackendSet(
-            self._given_backends or build_backends(config.backends),
-            default=config.default_backend
-            if self._given_backends is None
-            else next(iter(self._given_backends)),
-            reply_tokens=config.reply_tokens,
-        )
+        if self._given_backends is None:
+            backends: Mapping[str, ChatBackend] = build_backends(config.backends)
+            default = config.default_backend
+        else:
+            backends, default = self._given_backends, next(iter(self._given_backends))
+        self._backends = BackendSet(backends, default=default, reply_tokens=config.reply_tokens)
         await self._load_models()
         self.scheduler = self._scheduler()
-        self.commands = CommandService(characters=self.characters, status=self._status)
-        self._knowledge = KnowledgeProvider()
         self._router = Router(store=self._store, handler=self._handle)
         self.adapters = dict(self._given_adapters or self._build_adapters())
         for adapter in self.adapters.values():
             await adapter.start(self._router.ingest)
         await self._router.recover()
 
-    def _load_characters(self) -> CharacterRegistry:
-        registry = CharacterRegistry()
+    def _load_characters(self) -> None:
         for path in self.config.packs or (default_pack_path(),):
-            registry.add_pack(load_pack(path))
-        return registry
+            self.characters.add_pack(load_pack(path))
 
     def _settings(self, settings: ConversationSettings) -> ConversationSettings:
         """The settings with the default cast resolved and checked against the packs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import shlex
 import sys
@@ -18,6 +19,8 @@ from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, MessageEvent, Permission
 
 __all__ = ["ConsoleAdapter"]
+
+log = logging.getLogger(__name__)
 
 CHANNEL = ChannelKey("console", "local", "main")
 QUIT = {"/quit", "/exit"}
@@ -128,6 +131,8 @@ class ConsoleAdapter:
                     continue
                 await sink(self._event(text))
                 await self._wait_idle()
+        except Exception:
+            log.exception("console input stopped")
         finally:
             self._closed.set()
 

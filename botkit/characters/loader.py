@@ -92,15 +92,24 @@ def check_paths(paths: Sequence[Path]) -> list[CharacterError]:
     return problems
 
 
-def _read_character(path: Path, setting: str, problems: list[CharacterError]) -> Character | None:
+def _top_fields(
+    path: Path, allowed: tuple[str, ...], required: tuple[str, ...], problems: list[CharacterError]
+) -> tuple[NodeReader, dict[str, Node]] | None:
+    """A reader for ``path`` and its top-level fields, or None if the file is unusable."""
     root = compose_file(path, problems)
     if root is None:
         return None
-    before = len(problems)
     reader = NodeReader(path, problems)
-    fields = reader.mapping(root, "", CHARACTER_FIELDS, required=("id", "name", "persona"))
-    if fields is None:
+    fields = reader.mapping(root, "", allowed, required=required)
+    return None if fields is None else (reader, fields)
+
+
+def _read_character(path: Path, setting: str, problems: list[CharacterError]) -> Character | None:
+    before = len(problems)
+    top = _top_fields(path, CHARACTER_FIELDS, ("id", "name", "persona"), problems)
+    if top is None:
         return None
+    reader, fields = top
     character_id = reader.text(fields.get("id"), "id", required=True)
     if character_id is not None and not _ID.match(character_id):
         reader.error(
@@ -194,14 +203,11 @@ def _read_pack(folder: Path, problems: list[CharacterError]) -> Pack | None:
     if not manifest.is_file():
         problems.append(CharacterError(manifest, 0, "", "pack.yaml is missing"))
         return None
-    root = compose_file(manifest, problems)
-    if root is None:
-        return None
     before = len(problems)
-    reader = NodeReader(manifest, problems)
-    fields = reader.mapping(root, "", PACK_FIELDS, required=("name", "version", "characters"))
-    if fields is None:
+    top = _top_fields(manifest, PACK_FIELDS, ("name", "version", "characters"), problems)
+    if top is None:
         return None
+    reader, fields = top
     setting = reader.text(fields.get("setting"), "setting") or ""
     base = folder.resolve()
     found: list[tuple[Path, Character | None]] = []

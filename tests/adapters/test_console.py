@@ -27,17 +27,12 @@ async def run_console(tmp_path: Path, pack_dir: Path, text: str, *, color: bool 
         }
     )
     out = io.StringIO()
-    holder: list[App] = []
-
-    async def wait_idle() -> None:
-        await holder[0].wait_idle()
-
-    console = ConsoleAdapter(
-        wait_idle=wait_idle, stdin=io.StringIO(text), stdout=out, interactive=False, color=color
+    adapters: dict[str, ConsoleAdapter] = {}
+    app = App(config, backends={"instant": InstantBackend(by_speaker)}, adapters=adapters)
+    adapters["console"] = ConsoleAdapter(
+        wait_idle=app.wait_idle, stdin=io.StringIO(text), stdout=out, interactive=False, color=color
     )
-    backend = InstantBackend(by_speaker)
-    async with App(config, backends={"instant": backend}, adapters={"console": console}) as app:
-        holder.append(app)
+    async with app:
         await app.run()
     return out.getvalue()
 
