@@ -33,8 +33,9 @@ class ScoringWeights:
     fairness: float = 1.5
     initiative: float = 0.3
     threshold: float = 1.3
-    hop_step: float = 0.9
-    """Added to the threshold for every character turn since a human spoke."""
+    hop_step: float = 1.2
+    """Added to the threshold for every character turn since a human spoke; from the fourth
+    such turn on, only direct address clears the bar."""
     window: int = 12
     """Recent turns that count for fairness."""
     max_group_speakers: int = 2
