@@ -9,6 +9,7 @@ import random
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pkgutil import resolve_name
 from types import TracebackType
@@ -41,6 +42,10 @@ __all__ = ["App", "ConfigurationError"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+EVENT_MEMORY = timedelta(days=7)
+"""How long handled event ids are kept to recognise redeliveries (platforms redeliver
+within minutes; the messages themselves are kept for good)."""
 
 
 class ConfigurationError(Exception):
@@ -116,6 +121,7 @@ class App:
         self._settings_in_use = self._settings(config.conversation)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(config.data_dir / "botkit.sqlite3")
+        await self._store.prune_events(datetime.now(UTC) - EVENT_MEMORY)
         if self._given_backends is None:
             backends: Mapping[str, ChatBackend] = build_backends(config.backends)
             default = config.default_backend

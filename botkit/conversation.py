@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from botkit.adapter import Adapter
-from botkit.backends.base import BackendError, ChatRequest, Sampling
+from botkit.backends.base import BackendError, ChatRequest
 from botkit.backends.registry import BackendSet
 from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
@@ -214,14 +214,12 @@ class Conversation:
         participants = self._participants()
         stops = tuple(f"\n{name}:" for name in participants if name != character.name)
         request = ChatRequest(
-            prompt.messages,
-            sampling.merged(Sampling(stop=stops)),
-            prefix=f"{character.name}:",
+            prompt.messages, replace(sampling, stop=stops), prefix=f"{character.name}:"
         )
         reply = ReplyFilter(speaker=character.name, others=participants)
         try:
             return await self._deliver(
-                character, reply.filter(backend.stream(request)), reply_to=reply_to, reply=reply
+                character, reply.filter(backend.stream(request)), reply_to=reply_to
             )
         except BackendError as error:
             log.warning("%s: %s could not reply: %s", self.channel, character.name, error)
@@ -237,7 +235,6 @@ class Conversation:
         fragments: AsyncIterator[str],
         *,
         reply_to: str | None,
-        reply: ReplyFilter | None = None,
     ) -> bool:
         """Post a reply as ``character`` and record it; False when nothing was said."""
         collected: list[str] = []
@@ -253,7 +250,7 @@ class Conversation:
             fragments=tee(),
             reply_to=reply_to,
         )
-        text = (reply.text if reply else "".join(collected)).strip()
+        text = "".join(collected).strip()
         if not text:
             log.info("%s: %s had nothing to say", self.channel, character.name)
             return False
