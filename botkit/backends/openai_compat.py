@@ -433,7 +433,7 @@ def _check_settings(
 
 
 def _secrets_in(headers: Mapping[str, str]) -> tuple[str, ...]:
-    """Credential values in ``headers`` long enough to be real secrets, not placeholders."""
+    """Credential values in ``headers`` long enough to be real secrets, not dummy values."""
     secrets = {
         value.rpartition(" ")[2] for key, value in headers.items() if key.lower() in _SECRET_HEADERS
     }
