@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -68,12 +68,20 @@ class Adapter(Protocol):
         ...
 
 
+def _no_names() -> Sequence[str]:
+    return ()
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterContext:
-    """What botkit gives an adapter factory besides the adapter's own config section."""
+    """What botkit gives an adapter factory besides the adapter's own config section.
+
+    ``character_names`` lists the names a command may name (for autocompletion).
+    """
 
     data_dir: Path
     wait_idle: Callable[[], Awaitable[None]]
+    character_names: Callable[[], Sequence[str]] = _no_names
 
 
 AdapterFactory = Callable[[Mapping[str, Any], AdapterContext], Adapter]

@@ -182,7 +182,11 @@ class App:
         return ComposedScheduler(address=address, fallback=scoring)
 
     def _build_adapters(self) -> dict[str, Adapter]:
-        context = AdapterContext(data_dir=self.config.data_dir, wait_idle=self.wait_idle)
+        context = AdapterContext(
+            data_dir=self.config.data_dir,
+            wait_idle=self.wait_idle,
+            character_names=lambda: [c.name for c in self.characters.all()],
+        )
         registered = {ep.name: ep for ep in entry_points(group="botkit.adapters")}
         adapters: dict[str, Adapter] = {}
         for name, options in self.config.adapters.items():
@@ -196,7 +200,10 @@ class App:
                 raise ConfigurationError(
                     f"adapters.{name}: no adapter called {target!r} (installed: {known})"
                 )
-            adapter = factory.from_config(options, context)
+            try:
+                adapter = factory.from_config(options, context)
+            except (TypeError, ValueError) as error:
+                raise ConfigurationError(f"adapters.{name}: {error}") from error
             adapters[adapter.name] = adapter
         if not adapters:
             raise ConfigurationError("adapters: nothing to run; name at least one adapter")

@@ -47,11 +47,25 @@ def test_check_passes_the_default_pack() -> None:
 
 def test_run_reports_config_problems_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "botkit.yaml"
-    config.write_text("adapters:\n  discord:\n    token: ${DISCORD_TOKEN}\n")
-    result = botkit("run", "--config", str(config), env={"DISCORD_TOKEN": ""})
-    lines = result.stderr.strip().splitlines()
+    config.write_text("adapters:\n  matrix:\n    token: x\n")
+    result = botkit("run", "--config", str(config))
+    last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
-    assert lines[-1].startswith("botkit: error: adapters.discord: no adapter called 'discord'")
+    assert last.startswith("botkit: error: adapters.matrix: no adapter called 'matrix'")
+    assert "(installed: console, discord" in last
+
+
+def test_run_names_a_missing_platform_token(tmp_path: Path) -> None:
+    config = tmp_path / "botkit.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path}\nadapters:\n  discord:\n    token: ${{DISCORD_TOKEN}}\n"
+    )
+    result = botkit("run", "--config", str(config), env={"DISCORD_TOKEN": ""})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "botkit: error: adapters.discord: token is required "
+        "(the bot token, e.g. token: ${DISCORD_TOKEN})"
+    )
 
 
 def test_run_names_a_missing_environment_variable(tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""The slash commands botkit registers on Discord, each turned into a botkit command."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+
+__all__ = ["CommandRunner", "build_command_tree"]
+
+CommandRunner = Callable[[discord.Interaction, str, tuple[str, ...]], Awaitable[None]]
+"""Runs a botkit command (name and arguments) for an interaction."""
+
+
+def build_command_tree(
+    client: discord.Client, run: CommandRunner, names: Callable[[], Sequence[str]]
+) -> app_commands.CommandTree[discord.Client]:
+    """A command tree with ``/character``, ``/scene``, ``/say`` and ``/botkit``.
+
+    Cast and scene changes carry Manage Server as their default permission (a hint to
+    server admins; botkit checks the caller's rights itself when the command runs).
+    """
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+
+    async def complete(
+        _interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        wanted = current.casefold()
+        found = [name for name in names() if wanted in name.casefold()]
+        return [app_commands.Choice(name=name, value=name) for name in found[:25]]
+
+    character = app_commands.Group(name="character", description="Who is in this channel")
+
+    @character.command(name="list", description="Every character that can join")
+    async def list_characters(interaction: discord.Interaction) -> None:
+        await run(interaction, "characters", ())
+
+    @character.command(name="add", description="Bring a character into this channel")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def add(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "add", (character,))
+
+    @character.command(name="remove", description="Send a character away")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def remove(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "remove", (character,))
+
+    @character.command(name="swap", description="Replace one character by another")
+    @app_commands.autocomplete(leaving=complete, joining=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def swap(interaction: discord.Interaction, leaving: str, joining: str) -> None:
+        await run(interaction, "swap", (leaving, joining))
+
+    @character.command(name="info", description="Describe a character")
+    @app_commands.autocomplete(character=complete)
+    async def info(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "info", (character,))
+
+    @app_commands.command(name="scene", description="Set the scene (leave empty to clear it)")
+    @app_commands.default_permissions(manage_guild=True)
+    async def scene(interaction: discord.Interaction, text: str = "") -> None:
+        await run(interaction, "scene", (text,) if text else ())
+
+    @app_commands.command(name="say", description="Make a character speak next")
+    @app_commands.autocomplete(character=complete)
+    async def say(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "say", (character,))
+
+    botkit = app_commands.Group(name="botkit", description="botkit itself")
+
+    @botkit.command(name="status", description="Cast, backends and limits")
+    async def status(interaction: discord.Interaction) -> None:
+        await run(interaction, "status", ())
+
+    @botkit.command(name="cast", description="Who is in this channel")
+    async def cast(interaction: discord.Interaction) -> None:
+        await run(interaction, "cast", ())
+
+    @botkit.command(name="help", description="What the commands do")
+    async def help_command(interaction: discord.Interaction) -> None:
+        await run(interaction, "help", ())
+
+    commands: tuple[app_commands.Group | app_commands.Command[Any, ..., None], ...] = (
+        character,
+        scene,
+        say,
+        botkit,
+    )
+    for command in commands:
+        tree.add_command(command)
+    return tree

@@ -1,0 +1,208 @@
+"""Discord end to end: real discord.py against a fake gateway and REST API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import yarl
+from botkit.adapters.discord import DiscordAdapter
+from botkit.adapters.discord.translate import webhook_name
+
+from botkit.app import App
+from botkit.backends.base import ChatRequest
+from botkit.config import parse_config
+from botkit.events import ChannelKey
+from botkit.testing import InstantBackend
+from tests.support.discord_server import (
+    CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    FakeDiscord,
+    Posted,
+    user,
+)
+
+ROOM = ChannelKey("discord", GUILD_ID, CHANNEL_ID)
+ANN = user("100000000000000001", "Ann")
+OWNER_PERMISSIONS = MANAGE_GUILD | (1 << 11)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait for ``condition`` (a bound on waiting, not a timing assertion)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", server.rest_url)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url)
+    )
+    yield server
+    await server.close()
+
+
+def speaker(request: ChatRequest) -> str:
+    return request.prefix.rstrip(":")
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path, script: Any, **conversation: Any
+) -> AsyncIterator[App]:
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "packs": [str(pack_dir)],
+            "conversation": {"cast": ["mira", "bram"], **conversation},
+        }
+    )
+    adapter = DiscordAdapter(token="test-token", character_names=lambda: ["Mira", "Bram", "Wren"])
+    async with App(
+        config, backends={"instant": InstantBackend(script)}, adapters={"discord": adapter}
+    ) as app:
+        yield app
+
+
+def webhook_posts(fake: FakeDiscord) -> list[Posted]:
+    return [p for p in fake.posted if p.kind == "webhook"]
+
+
+def followups(fake: FakeDiscord) -> list[str]:
+    return [p.content for p in fake.posted if p.kind == "followup"]
+
+
+async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Come in out of the fog, love.") as app:
+        assert {c["name"] for c in fake.commands} == {"character", "scene", "say", "botkit"}
+        await fake.say(ANN, "Mira, is there a room free tonight?")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        post = webhook_posts(fake)[0]
+        assert (post.username, post.content) == ("Mira", "Come in out of the fog, love.")
+        turns = await app.store.recent_turns(ROOM, 10)
+        assert [(t.speaker_name, t.is_character) for t in turns] == [("Ann", False), ("Mira", True)]
+        assert turns[1].message_id == post.message_id
+        assert len(webhook_posts(fake)) == 1
+
+
+def option(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "type": 3, "value": value}
+
+
+async def test_cast_commands_need_manage_server(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async def run(subcommand: str, *options: dict[str, Any], permissions: int) -> str:
+        before = len(followups(fake))
+        await fake.command(
+            ANN, "character", list(options), permissions=permissions, subcommand=subcommand
+        )
+        await until(lambda: len(followups(fake)) > before)
+        await app.wait_idle()
+        return followups(fake)[-1]
+
+    async with running(fake, tmp_path, pack_dir, "Hello.") as app:
+        refused = await run("add", option("character", "wren"), permissions=0)
+        assert (
+            refused == "Cannot do that: /add changes this channel and needs the manage permission"
+        )
+        assert await app.store.get_cast(ROOM) is None
+
+        manage = OWNER_PERMISSIONS
+        assert await run("add", option("character", "wren"), permissions=manage) == "Joined: Wren"
+        assert (
+            await run(
+                "swap",
+                option("leaving", "bram"),
+                option("joining", "innkeeper"),
+                permissions=manage,
+            )
+            == "Cannot do that: Mira is already here"
+        )
+        assert (
+            await run("swap", option("leaving", "wren"), option("joining", "Bram"), permissions=0)
+            == "Cannot do that: /swap changes this channel and needs the manage permission"
+        )
+        assert await run("remove", option("character", "bram"), permissions=manage) == "Bram left."
+        assert (
+            await run(
+                "swap", option("leaving", "wren"), option("joining", "Bram"), permissions=manage
+            )
+            == "Wren left; Bram joined."
+        )
+        assert await app.store.get_cast(ROOM) == ["mira", "bram"]
+
+
+async def test_a_rate_limit_is_waited_out_and_the_reply_arrives_once(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        fake.rate_limit("/webhooks/", times=2, retry_after=0.05)
+        await fake.say(ANN, "Bram, any fish today?")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        assert [(p.username, p.content) for p in webhook_posts(fake)] == [("Bram", "Aye.")]
+
+
+async def test_a_resume_that_replays_a_message_gets_no_second_reply(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        await fake.say(ANN, "Bram, any fish today?")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        fake.replay_overlap = 10
+        await fake.drop_connection()
+        await until(lambda: fake.resumes == 1)
+        await fake.say(ANN, "Mira, and you?")
+        await until(lambda: len(webhook_posts(fake)) == 2)
+        await app.wait_idle()
+        assert [p.username for p in webhook_posts(fake)] == ["Bram", "Mira"]
+        assert fake.identifies == 1
+
+
+async def test_a_long_reply_is_split_in_order_within_2000_characters(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    long = " ".join(f"Sentence number {n} of a very long story." for n in range(200))
+    async with running(fake, tmp_path, pack_dir, long, max_hops=0) as app:
+        await fake.say(ANN, "Mira, tell me everything.")
+        await until(lambda: len(webhook_posts(fake)) >= 2)
+        await app.wait_idle()
+        pieces = [p.content for p in webhook_posts(fake)]
+        assert all(len(piece) <= 2000 for piece in pieces)
+        assert " ".join(pieces) == long
+
+
+async def test_characters_answering_each_other_stop_at_the_hop_limit(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    def ping_pong(request: ChatRequest) -> str:
+        return f"{'Bram' if speaker(request) == 'Mira' else 'Mira'}, what do you make of it?"
+
+    async with running(fake, tmp_path, pack_dir, ping_pong, max_hops=2) as app:
+        await fake.say(ANN, "Mira, what happened at the lighthouse?")
+        await until(lambda: len(webhook_posts(fake)) == 3)
+        await app.wait_idle()
+        await asyncio.sleep(0.2)
+        assert [p.username for p in webhook_posts(fake)] == ["Mira", "Bram", "Mira"]
+
+
+def test_names_discord_refuses_are_adjusted_visibly() -> None:
+    assert webhook_name("Clyde the Bard") == "C\u200alyde the Bard"
+    assert webhook_name("Discordia") == "D\u200aiscordia"
+    assert webhook_name("M") == "M\u17b5"
+    assert len(webhook_name("x" * 100)) == 80
