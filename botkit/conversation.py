@@ -167,15 +167,21 @@ class Conversation:
     async def _play(
         self, decision: Decision, *, interrupted: Callable[[], bool], reply_to: str | None
     ) -> bool:
-        """Run ``decision`` and the bounded chain of character follow-ups it starts."""
+        """Run ``decision`` and the bounded chain of character follow-ups it starts.
+
+        The first speaker always answers; once a human message is waiting, nobody else
+        speaks, so the channel moves on to the human.
+        """
         spoke = False
+        first = True
         follow_ups = 0
         speakers = decision.speakers
         while speakers:
             for speaker_id in speakers:
                 character = self._characters.get(speaker_id)
-                if interrupted() or character is None:
+                if character is None or (interrupted() and not first):
                     return spoke
+                first = False
                 spoke = await self._speak(character, reply_to=reply_to) or spoke
             if follow_ups >= self._settings.max_hops or interrupted():
                 return spoke

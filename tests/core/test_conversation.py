@@ -215,3 +215,15 @@ async def test_channels_and_servers_have_separate_casts(make_app: AppFactory) ->
         await push(app, adapter, command("remove", "bram"))
         assert [c.id for c in (await app.conversation(ROOM)).cast] == ["mira"]
         assert [c.id for c in (await app.conversation(other)).cast] == ["mira", "bram"]
+
+
+async def test_messages_queued_together_are_each_answered(make_app: AppFactory) -> None:
+    async with make_app(InstantBackend("Aye."), max_hops=3) as (app, adapter):
+        first, second = said("Mira, hello!"), said("Bram, hello!")
+        await adapter.push(first)
+        await adapter.push(second)
+        await app.wait_idle()
+        assert [(r.identity.name, r.reply_to) for r in adapter.replies] == [
+            ("Mira", first.message_id),
+            ("Bram", second.message_id),
+        ]
