@@ -36,6 +36,11 @@ class _ChannelWorker:
             self.waiting_humans -= 1
 
 
+def _message_key(event: MessageEvent) -> tuple[ChannelKey, str]:
+    """What identifies a message whatever delivery (event id) brought it."""
+    return event.channel, event.message_id
+
+
 def _is_human_message(event: Event) -> bool:
     return isinstance(event, MessageEvent) and not event.author.is_bot
 
@@ -61,6 +66,7 @@ class Router:
         self._idle_seconds = idle_seconds
         self._workers: dict[ChannelKey, _ChannelWorker] = {}
         self._inflight: set[str] = set()
+        self._inflight_messages: set[tuple[ChannelKey, str]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
@@ -79,7 +85,11 @@ class Router:
             return
         if isinstance(event, MessageEvent):
             status = await self._store.record_incoming(event)
-            if status is EventStatus.DONE or event.event_id in self._inflight:
+            if (
+                status is EventStatus.DONE
+                or event.event_id in self._inflight
+                or _message_key(event) in self._inflight_messages
+            ):
                 log.debug("dropping redelivered event %s (%s)", event.event_id, status)
                 return
         elif not await self._store.claim_event(event.event_id, event.channel):
@@ -110,6 +120,7 @@ class Router:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
         self._inflight.clear()
+        self._inflight_messages.clear()
         self._idle.set()
 
     def _enqueue(self, event: Event) -> None:
@@ -121,6 +132,8 @@ class Router:
             )
             self._workers[event.channel] = worker
         self._inflight.add(event.event_id)
+        if isinstance(event, MessageEvent):
+            self._inflight_messages.add(_message_key(event))
         self._idle.clear()
         worker.put(event)
 
@@ -138,6 +151,8 @@ class Router:
                 await self._handle(event, worker)
             finally:
                 self._inflight.discard(event.event_id)
+                if isinstance(event, MessageEvent):
+                    self._inflight_messages.discard(_message_key(event))
                 if not self._inflight:
                     self._idle.set()
 

@@ -88,6 +88,28 @@ async def test_redelivered_events_are_handled_once(store: Store) -> None:
     await router.aclose()
 
 
+async def test_one_message_under_two_event_ids_is_handled_once(store: Store) -> None:
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(event: Event, _interrupted: Callable[[], bool]) -> None:
+        await release.wait()
+        handled.append(event.event_id)
+
+    router = Router(store=store, handler=handler)
+    first = message(A, 1)
+    await router.ingest(first)
+    await router.ingest(
+        MessageEvent(
+            event_id="mention-1", channel=A, author=HUMAN, text="hi", message_id=first.message_id
+        )
+    )
+    release.set()
+    await router.wait_idle()
+    assert handled == ["a-1"]
+    await router.aclose()
+
+
 async def test_a_failing_handler_does_not_wedge_its_channel(store: Store) -> None:
     handled: list[str] = []
 

@@ -1,0 +1,161 @@
+"""Slack end to end: real slack-bolt and slack-sdk against a fake Slack on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botkit.adapters.slack import SlackAdapter
+
+from botkit.app import App
+from botkit.backends.base import ChatRequest
+from botkit.config import parse_config
+from botkit.events import ChannelKey
+from botkit.testing import InstantBackend
+from tests.support.slack_server import CHANNEL_ID, SIGNING_SECRET, TEAM_ID, FakeSlack
+
+ROOM = ChannelKey("slack", TEAM_ID, CHANNEL_ID)
+ANN, ADMIN = "U0ANN", "U0ADMIN"
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait for ``condition`` (a bound on waiting, not a timing assertion)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    server.admins.add(ADMIN)
+    await server.start()
+    yield server
+    await server.close()
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path, script: Any, **conversation: Any
+) -> AsyncIterator[App]:
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "packs": [str(pack_dir)],
+            "conversation": {"cast": ["mira", "bram"], **conversation},
+        }
+    )
+    adapter = SlackAdapter(
+        bot_token="xoxb-test", signing_secret=SIGNING_SECRET, port=0, base_url=fake.api_url
+    )
+    async with App(
+        config, backends={"instant": InstantBackend(script)}, adapters={"slack": adapter}
+    ) as app:
+        fake.app_url = adapter.url
+        yield app
+
+
+async def test_a_message_gets_a_reply_under_the_characters_name_and_is_stored(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Come in, love.", max_hops=0) as app:
+        event, _ = await fake.say(ANN, "Mira, is there a room free tonight?")
+        await until(lambda: bool(fake.posted))
+        await app.wait_idle()
+        post = fake.posted[0]
+        assert (post.channel, post.username, post.text, post.thread_ts) == (
+            CHANNEL_ID,
+            "Mira",
+            "Come in, love.",
+            None,
+        )
+        turns = await app.store.recent_turns(ROOM, 10)
+        assert [(t.speaker_name, t.text) for t in turns] == [
+            ("Ann", "Mira, is there a room free tonight?"),
+            ("Mira", "Come in, love."),
+        ]
+        assert turns[0].message_id == event["ts"]
+        assert await app.store.character_of_message(ROOM, post.ts) == "mira"
+
+
+async def test_a_threaded_message_is_answered_in_its_thread(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        await fake.say(ANN, "Bram, any fish?", thread_ts="1699999999.000001")
+        await until(lambda: bool(fake.posted))
+        await app.wait_idle()
+        assert fake.posted[0].thread_ts == "1699999999.000001"
+        thread = ChannelKey("slack", TEAM_ID, CHANNEL_ID, "1699999999.000001")
+        assert len(await app.store.recent_turns(thread, 10)) == 2
+
+
+async def test_cast_commands_need_a_workspace_admin(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Hello.") as app:
+
+        async def command(user: str, text: str) -> str:
+            before = len(fake.responses)
+            assert await fake.command(user, text) == 200
+            await until(lambda: len(fake.responses) > before)
+            await app.wait_idle()
+            return str(fake.responses[-1]["text"])
+
+        assert await command(ANN, "add wren") == (
+            "Cannot do that: /add changes this channel and needs the manage permission"
+        )
+        assert await app.store.get_cast(ROOM) is None
+        assert await command(ADMIN, "add wren") == "Joined: Wren"
+        assert await command(ANN, "swap bram mira") == (
+            "Cannot do that: /swap changes this channel and needs the manage permission"
+        )
+        assert await command(ADMIN, "remove wren") == "Wren left."
+        assert await command(ADMIN, "swap bram wren") == "Bram left; Wren joined."
+        assert await app.store.get_cast(ROOM) == ["mira", "wren"]
+
+
+async def test_rate_limits_retries_and_echoes_give_exactly_one_reply(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        fake.fail_next("chat.postMessage", times=1, retry_after=1)
+        event, event_id = await fake.say(ANN, "Bram, any fish today?")
+        await until(lambda: bool(fake.posted))
+        await app.wait_idle()
+        status, _ = await fake.send_event(event, event_id=event_id, retry_num=1)
+        assert status == 200
+        await fake.say(ANN, "Mira, and you?")
+        await until(lambda: len(fake.posted) == 2)
+        await app.wait_idle()
+        assert [(p.username, p.text) for p in fake.posted] == [("Bram", "Aye."), ("Mira", "Aye.")]
+
+
+async def test_a_long_reply_is_split_in_order(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    long = " ".join(f"Sentence number {n} of a very long story." for n in range(200))
+    async with running(fake, tmp_path, pack_dir, long, max_hops=0) as app:
+        await fake.say(ANN, "Mira, tell me everything.")
+        await until(lambda: len(fake.posted) >= 3)
+        await app.wait_idle()
+        texts = [p.text for p in fake.posted]
+        assert all(len(text) <= 3000 for text in texts)
+        assert " ".join(texts) == long
+
+
+async def test_characters_answering_each_other_stop_at_the_hop_limit(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    def ping_pong(request: ChatRequest) -> str:
+        return f"{'Bram' if request.prefix == 'Mira:' else 'Mira'}, what do you make of it?"
+
+    async with running(fake, tmp_path, pack_dir, ping_pong, max_hops=2) as app:
+        await fake.say(ANN, "Mira, what happened at the lighthouse?")
+        await until(lambda: len(fake.posted) == 3)
+        await app.wait_idle()
+        assert [p.username for p in fake.posted] == ["Mira", "Bram", "Mira"]
