@@ -24,6 +24,7 @@ characters: [mira.yaml, bram.yaml, wren.yaml]
 id: mira
 name: Mira
 summary: the innkeeper
+avatar: https://example.invalid/mira.png
 persona: [Mira runs the Salt Lantern inn and loves gossip.]
 talkativeness: 0.8
 nicknames: [innkeeper]

@@ -23,6 +23,7 @@ from tests.support.discord_server import (
     CHANNEL_ID,
     GUILD_ID,
     MANAGE_GUILD,
+    THREAD_ID,
     FakeDiscord,
     Posted,
     user,
@@ -92,6 +93,7 @@ async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
         await app.wait_idle()
         post = webhook_posts(fake)[0]
         assert (post.username, post.content) == ("Mira", "Come in out of the fog, love.")
+        assert post.avatar_url == "https://example.invalid/mira.png"
         turns = await app.store.recent_turns(ROOM, 10)
         assert [(t.speaker_name, t.is_character) for t in turns] == [("Ann", False), ("Mira", True)]
         assert turns[1].message_id == post.message_id
@@ -199,6 +201,37 @@ async def test_characters_answering_each_other_stop_at_the_hop_limit(
         await app.wait_idle()
         await asyncio.sleep(0.2)
         assert [p.username for p in webhook_posts(fake)] == ["Mira", "Bram", "Mira"]
+
+
+async def test_threads_use_the_parent_webhook_and_deleted_webhooks_are_recreated(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        await fake.say(ANN, "Bram, any fish?", channel_id=THREAD_ID)
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        first = webhook_posts(fake)[0]
+        assert (first.channel_id, first.thread_id) == (CHANNEL_ID, THREAD_ID)
+        thread = ChannelKey("discord", GUILD_ID, CHANNEL_ID, THREAD_ID)
+        assert [t.speaker_name for t in await app.store.recent_turns(thread, 10)] == ["Ann", "Bram"]
+        fake.webhooks.clear()
+        await fake.say(ANN, "Mira, hello?")
+        await until(lambda: len(webhook_posts(fake)) == 2)
+        await app.wait_idle()
+        assert [p.username for p in webhook_posts(fake)] == ["Bram", "Mira"]
+        assert len(fake.webhooks) == 1
+
+
+async def test_other_bots_do_not_trigger_characters(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", max_hops=0) as app:
+        await fake.say(user("200000000000000002", "OtherBot", bot=True), "Mira, Bram, hello!")
+        await fake.say(ANN, "Mira, hello?")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        assert [p.username for p in webhook_posts(fake)] == ["Mira"]
+        assert [t.speaker_name for t in await app.store.recent_turns(ROOM, 10)] == ["Ann", "Mira"]
 
 
 def test_names_discord_refuses_are_adjusted_visibly() -> None:
