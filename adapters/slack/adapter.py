@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from botkit.adapters.slack.translate import channel_key, is_member_message, message_event
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,7 +27,8 @@ Respond = Callable[..., Awaitable[Any]]
 
 
 class SlackAdapter:
-    """Runs botkit on Slack over HTTP (the Events API and a ``/botkit`` slash command).
+    """Runs botkit on Slack: the Events API and a ``/botkit`` slash command, received over
+    Socket Mode when an ``app_token`` is given, otherwise on an HTTP endpoint.
 
     Characters post with ``chat.postMessage`` under their own name and icon (the app needs
     ``chat:write.customize``), in the thread the message came from. Retried deliveries of
@@ -48,6 +50,7 @@ class SlackAdapter:
         path: str = "/slack/events",
         base_url: str | None = None,
         admin_user_group: str | None = None,
+        app_token: str | None = None,
         max_retries: int = 5,
     ) -> None:
         client = AsyncWebClient(
@@ -61,6 +64,8 @@ class SlackAdapter:
         self._app.command("/botkit")(self._on_command)
         self._host, self._port, self._path = host, port, path
         self._admin_group = admin_user_group
+        self._app_token = app_token
+        self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._sink: EventSink | None = None
         self._responders: dict[str, Respond] = {}
@@ -68,7 +73,8 @@ class SlackAdapter:
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"SlackAdapter(listening={self._host}:{self._port}{self._path})"
+        mode = "socket mode" if self._app_token else f"listening={self.url}"
+        return f"SlackAdapter({mode})"
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], context: AdapterContext) -> SlackAdapter:
@@ -86,6 +92,7 @@ class SlackAdapter:
             path=str(options.get("path", "/slack/events")),
             base_url=options.get("base_url"),
             admin_user_group=options.get("admin_user_group"),
+            app_token=options.get("app_token"),
         )
 
     @property
@@ -94,8 +101,12 @@ class SlackAdapter:
         return f"http://{self._host}:{self._port}{self._path}"
 
     async def start(self, sink: EventSink) -> None:
-        """Start the HTTP endpoint that receives events and commands."""
+        """Connect Socket Mode, or start the HTTP endpoint, to receive events and commands."""
         self._sink = sink
+        if self._app_token:
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            await self._socket.connect_async()
+            return
         self._runner = web.AppRunner(self._app.web_app(path=self._path, port=self._port))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -108,7 +119,10 @@ class SlackAdapter:
         await self._closed.wait()
 
     async def stop(self) -> None:
-        """Stop receiving and close the Web API session."""
+        """Stop receiving events."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

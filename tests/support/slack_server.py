@@ -9,11 +9,13 @@ answers HTTP 429 with an integer ``Retry-After``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -55,11 +57,15 @@ class FakeSlack:
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
+    socket: web.WebSocketResponse | None = None
+    acks: list[str] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         """Serve the Web API on a free loopback port."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/link", self._link)
         app.router.add_post("/respond/{command}", self._respond)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -105,6 +111,9 @@ class FakeSlack:
                 "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
             }
         )
+        if self.socket is not None:
+            await self._envelope("events_api", json.loads(body), retry_num or 0)
+            return 200, event_id
         headers = {"Content-Type": "application/json"}
         if retry_num is not None:
             headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
@@ -128,19 +137,59 @@ class FakeSlack:
     async def command(self, user: str, text: str) -> int:
         """A member runs ``/botkit text``; returns the app's status."""
         trigger = f"trigger-{next(self._events)}"
-        body = urlencode(
-            {
-                "command": "/botkit",
-                "text": text,
-                "user_id": user,
-                "user_name": user,
-                "channel_id": CHANNEL_ID,
-                "team_id": TEAM_ID,
-                "trigger_id": trigger,
-                "response_url": f"http://127.0.0.1:{self.port}/respond/{trigger}",
-            }
-        )
+        fields = {
+            "command": "/botkit",
+            "text": text,
+            "user_id": user,
+            "user_name": user,
+            "channel_id": CHANNEL_ID,
+            "team_id": TEAM_ID,
+            "trigger_id": trigger,
+            "response_url": f"http://127.0.0.1:{self.port}/respond/{trigger}",
+        }
+        if self.socket is not None:
+            await self._envelope("slash_commands", fields, 0)
+            return 200
+        body = urlencode(fields)
         return await self._signed(body, {"Content-Type": "application/x-www-form-urlencoded"})
+
+    async def _envelope(self, kind: str, payload: dict[str, Any], retry: int) -> None:
+        assert self.socket is not None
+        envelope_id = str(uuid.uuid4())
+        await self.socket.send_str(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": kind == "slash_commands",
+                    "retry_attempt": retry,
+                    "retry_reason": "timeout" if retry else "",
+                }
+            )
+        )
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        """The Socket Mode connection: hello, then envelopes; the app acknowledges each."""
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.socket = socket
+        await socket.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0BOTKIT"},
+                    "debug_info": {"host": "fake"},
+                }
+            )
+        )
+        self.connected.set()
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                self.acks.append(json.loads(frame.data).get("envelope_id", ""))
+        self.socket = None
+        return socket
 
     async def _signed(self, body: str, headers: dict[str, str]) -> int:
         assert self._session is not None
@@ -186,6 +235,8 @@ class FakeSlack:
                     "bot_id": BOT_ID,
                 }
             )
+        if method == "apps.connections.open":
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"})
         if method == "users.info":
             user = str(params["user"])
             admin = user in self.admins

@@ -40,7 +40,13 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 @asynccontextmanager
 async def running(
-    fake: FakeSlack, tmp_path: Path, pack_dir: Path, script: Any, **conversation: Any
+    fake: FakeSlack,
+    tmp_path: Path,
+    pack_dir: Path,
+    script: Any,
+    *,
+    app_token: str | None = None,
+    **conversation: Any,
 ) -> AsyncIterator[App]:
     config = parse_config(
         {
@@ -50,7 +56,11 @@ async def running(
         }
     )
     adapter = SlackAdapter(
-        bot_token="xoxb-test", signing_secret=SIGNING_SECRET, port=0, base_url=fake.api_url
+        bot_token="xoxb-test",
+        signing_secret=SIGNING_SECRET,
+        port=0,
+        base_url=fake.api_url,
+        app_token=app_token,
     )
     async with App(
         config, backends={"instant": InstantBackend(script)}, adapters={"slack": adapter}
@@ -159,3 +169,19 @@ async def test_characters_answering_each_other_stop_at_the_hop_limit(
         await until(lambda: len(fake.posted) == 3)
         await app.wait_idle()
         assert [p.username for p in fake.posted] == ["Mira", "Bram", "Mira"]
+
+
+async def test_socket_mode_receives_events_and_commands_over_a_websocket(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Aye.", app_token="xapp-test", max_hops=0) as app:
+        await asyncio.wait_for(fake.connected.wait(), 30)
+        await fake.say(ANN, "Bram, any fish?")
+        await until(lambda: bool(fake.posted))
+        assert await fake.command(ADMIN, "add wren") == 200
+        await until(lambda: bool(fake.responses))
+        await app.wait_idle()
+        assert [(p.username, p.text) for p in fake.posted] == [("Bram", "Aye.")]
+        assert fake.responses[-1]["text"] == "Joined: Wren"
+        assert await app.store.get_cast(ROOM) == ["mira", "bram", "wren"]
+        assert len(fake.acks) >= 3
