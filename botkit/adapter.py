@@ -64,7 +64,11 @@ class Adapter(Protocol):
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
-        """Post a system message (a command's answer or an error) outside any character."""
+        """Post a system message (a command's answer or an error) outside any character.
+
+        Every command gets exactly one call, with empty ``text`` when the command's effect
+        speaks for itself: post nothing then, but finish whatever the command left open.
+        """
         ...
 
 

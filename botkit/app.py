@@ -287,10 +287,9 @@ class App:
             answer = await self.commands.handle(event, conversation, interrupted)
         except CommandError as error:
             answer = f"Cannot do that: {error}"
-        if answer:
-            await self.adapters[event.channel.platform].send_notice(
-                channel=event.channel, text=answer, command=event
-            )
+        await self.adapters[event.channel.platform].send_notice(
+            channel=event.channel, text=answer, command=event
+        )
 
     async def _status(self) -> list[str]:
         assert self._backends is not None

@@ -163,8 +163,15 @@ class Router:
             await self._handler(event, lambda: worker.waiting_humans > 0)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("error handling event %s in %s", event.event_id, worker.channel)
+        except Exception as error:
+            log.error(
+                "%s: event %s failed: %s: %s",
+                worker.channel,
+                event.event_id,
+                type(error).__name__,
+                error,
+            )
+            log.debug("details", exc_info=True)
         if isinstance(event, MessageEvent):
             try:
                 await self._store.finish_event(event.event_id)

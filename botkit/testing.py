@@ -126,5 +126,6 @@ class RecordingAdapter:
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
-        """Record a system message."""
-        self.notices.append((channel, text))
+        """Record a system message (commands with nothing to say send none)."""
+        if text:
+            self.notices.append((channel, text))

@@ -108,7 +108,8 @@ class ConsoleAdapter:
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
         """Print a system message, dimmed."""
-        self._write(self._paint(text, DIM) + "\n")
+        if text:
+            self._write(self._paint(text, DIM) + "\n")
 
     async def _read(self, sink: EventSink) -> None:
         try:

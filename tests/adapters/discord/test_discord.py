@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,8 @@ from botkit.adapters.discord import DiscordAdapter
 from botkit.adapters.discord.translate import webhook_name
 
 from botkit.app import App
-from botkit.backends.base import ChatRequest
-from botkit.config import parse_config
 from botkit.events import ChannelKey
-from botkit.testing import InstantBackend
+from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.discord_server import (
     CHANNEL_ID,
     GUILD_ID,
@@ -34,13 +32,6 @@ ANN = user("100000000000000001", "Ann")
 OWNER_PERMISSIONS = MANAGE_GUILD | (1 << 11)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for ``condition`` (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
     server = FakeDiscord()
@@ -53,25 +44,12 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
     await server.close()
 
 
-def speaker(request: ChatRequest) -> str:
-    return request.prefix.rstrip(":")
-
-
 @asynccontextmanager
 async def running(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path, script: Any, **conversation: Any
 ) -> AsyncIterator[App]:
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "packs": [str(pack_dir)],
-            "conversation": {"cast": ["mira", "bram"], **conversation},
-        }
-    )
     adapter = DiscordAdapter(token="test-token", character_names=lambda: ["Mira", "Bram", "Wren"])
-    async with App(
-        config, backends={"instant": InstantBackend(script)}, adapters={"discord": adapter}
-    ) as app:
+    async with running_app(adapter, tmp_path, pack_dir, script, **conversation) as app:
         yield app
 
 
@@ -179,22 +157,18 @@ async def test_a_resume_that_replays_a_message_gets_no_second_reply(
 async def test_a_long_reply_is_split_in_order_within_2000_characters(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
-    long = " ".join(f"Sentence number {n} of a very long story." for n in range(200))
-    async with running(fake, tmp_path, pack_dir, long, max_hops=0) as app:
+    async with running(fake, tmp_path, pack_dir, LONG_REPLY, max_hops=0) as app:
         await fake.say(ANN, "Mira, tell me everything.")
         await until(lambda: len(webhook_posts(fake)) >= 2)
         await app.wait_idle()
         pieces = [p.content for p in webhook_posts(fake)]
         assert all(len(piece) <= 2000 for piece in pieces)
-        assert " ".join(pieces) == long
+        assert " ".join(pieces) == LONG_REPLY
 
 
 async def test_characters_answering_each_other_stop_at_the_hop_limit(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
-    def ping_pong(request: ChatRequest) -> str:
-        return f"{'Bram' if speaker(request) == 'Mira' else 'Mira'}, what do you make of it?"
-
     async with running(fake, tmp_path, pack_dir, ping_pong, max_hops=2) as app:
         await fake.say(ANN, "Mira, what happened at the lighthouse?")
         await until(lambda: len(webhook_posts(fake)) == 3)
@@ -239,3 +213,10 @@ def test_names_discord_refuses_are_adjusted_visibly() -> None:
     assert webhook_name("Discordia") == "D\u200aiscordia"
     assert webhook_name("M") == "M\u17b5"
     assert len(webhook_name("x" * 100)) == 80
+
+
+async def test_a_fixed_shard_range_is_passed_to_the_client() -> None:
+    adapter = DiscordAdapter(token="secret-token-123", shard_ids=[2, 3], shard_count=4)
+    assert adapter._client.shard_ids == [2, 3]
+    assert adapter._client.shard_count == 4
+    assert "secret-token-123" not in repr(adapter)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,21 +12,12 @@ import pytest
 from botkit.adapters.slack import SlackAdapter
 
 from botkit.app import App
-from botkit.backends.base import ChatRequest
-from botkit.config import parse_config
 from botkit.events import ChannelKey
-from botkit.testing import InstantBackend
+from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.slack_server import CHANNEL_ID, SIGNING_SECRET, TEAM_ID, FakeSlack
 
 ROOM = ChannelKey("slack", TEAM_ID, CHANNEL_ID)
 ANN, ADMIN = "U0ANN", "U0ADMIN"
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for ``condition`` (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -48,13 +39,6 @@ async def running(
     app_token: str | None = None,
     **conversation: Any,
 ) -> AsyncIterator[App]:
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "packs": [str(pack_dir)],
-            "conversation": {"cast": ["mira", "bram"], **conversation},
-        }
-    )
     adapter = SlackAdapter(
         bot_token="xoxb-test",
         signing_secret=SIGNING_SECRET,
@@ -62,9 +46,7 @@ async def running(
         base_url=fake.api_url,
         app_token=app_token,
     )
-    async with App(
-        config, backends={"instant": InstantBackend(script)}, adapters={"slack": adapter}
-    ) as app:
+    async with running_app(adapter, tmp_path, pack_dir, script, **conversation) as app:
         fake.app_url = adapter.url
         yield app
 
@@ -148,22 +130,18 @@ async def test_rate_limits_retries_and_echoes_give_exactly_one_reply(
 async def test_a_long_reply_is_split_in_order(
     fake: FakeSlack, tmp_path: Path, pack_dir: Path
 ) -> None:
-    long = " ".join(f"Sentence number {n} of a very long story." for n in range(200))
-    async with running(fake, tmp_path, pack_dir, long, max_hops=0) as app:
+    async with running(fake, tmp_path, pack_dir, LONG_REPLY, max_hops=0) as app:
         await fake.say(ANN, "Mira, tell me everything.")
         await until(lambda: len(fake.posted) >= 3)
         await app.wait_idle()
         texts = [p.text for p in fake.posted]
         assert all(len(text) <= 3000 for text in texts)
-        assert " ".join(texts) == long
+        assert " ".join(texts) == LONG_REPLY
 
 
 async def test_characters_answering_each_other_stop_at_the_hop_limit(
     fake: FakeSlack, tmp_path: Path, pack_dir: Path
 ) -> None:
-    def ping_pong(request: ChatRequest) -> str:
-        return f"{'Bram' if request.prefix == 'Mira:' else 'Mira'}, what do you make of it?"
-
     async with running(fake, tmp_path, pack_dir, ping_pong, max_hops=2) as app:
         await fake.say(ANN, "Mira, what happened at the lighthouse?")
         await until(lambda: len(fake.posted) == 3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,18 +16,12 @@ from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
 from botkit.events import ChannelKey
 from botkit.testing import InstantBackend
+from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.telegram_server import GROUP_ID, SHARED_TOKEN, FakeTelegram, Sent
 
 ROOM = ChannelKey("telegram", str(GROUP_ID), str(GROUP_ID))
 ANN, ADMIN = 7001, 7002
 MIRA_TOKEN = "201:mira"
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for ``condition`` (a bound on waiting, not a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -49,17 +43,8 @@ async def running(
     bots: dict[str, str] | None = None,
     **conversation: Any,
 ) -> AsyncIterator[App]:
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "packs": [str(pack_dir)],
-            "conversation": {"cast": ["mira", "bram"], **conversation},
-        }
-    )
     adapter = TelegramAdapter(token=SHARED_TOKEN, bots=bots, base_url=fake.base_url, poll_timeout=1)
-    async with App(
-        config, backends={"instant": InstantBackend(script)}, adapters={"telegram": adapter}
-    ) as app:
+    async with running_app(adapter, tmp_path, pack_dir, script, **conversation) as app:
         yield app
 
 
@@ -156,25 +141,62 @@ async def test_flood_control_is_waited_out_and_repeats_get_no_second_reply(
 async def test_a_long_reply_is_split_within_4096_characters_in_order(
     fake: FakeTelegram, tmp_path: Path, pack_dir: Path
 ) -> None:
-    long = " ".join(f"Sentence number {n} of a very long story." for n in range(300))
-    async with running(fake, tmp_path, pack_dir, long, max_hops=0) as app:
+    async with running(fake, tmp_path, pack_dir, LONG_REPLY, max_hops=0) as app:
         fake.push(ANN, "Ann", "Mira, tell me everything.")
         await until(lambda: len(replies(fake)) >= 3)
         await app.wait_idle()
         texts = [s.text.removeprefix("<b>Mira:</b> ") for s in replies(fake)]
         assert all(len("Mira: " + text) <= 4096 for text in texts)
-        assert " ".join(texts) == long
+        assert " ".join(texts) == LONG_REPLY
 
 
 async def test_characters_answering_each_other_stop_at_the_hop_limit(
     fake: FakeTelegram, tmp_path: Path, pack_dir: Path
 ) -> None:
-    def ping_pong(request: ChatRequest) -> str:
-        return f"{'Bram' if request.prefix == 'Mira:' else 'Mira'}, what do you make of it?"
-
     async with running(fake, tmp_path, pack_dir, ping_pong, max_hops=2) as app:
         fake.push(ANN, "Ann", "Mira, what happened at the lighthouse?")
         await until(lambda: len(replies(fake)) == 3)
         await app.wait_idle()
         names = [s.text.split("</b>")[0].removeprefix("<b>") for s in replies(fake)]
         assert names == ["Mira:", "Bram:", "Mira:"]
+
+
+class InterruptedPingPong(InstantBackend):
+    """Mira and Bram hand the turn to each other; during the second turn a member writes."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        super().__init__(ping_pong)
+        self.fake = fake
+        self.store: Any = None
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        if len(self.requests) == 1:
+            before = await self.store.count_turns(ROOM)
+            self.fake.push(ANN, "Ann", "Enough, you two. Wren, are you there?")
+            turns = 0
+            while turns <= before:
+                await asyncio.sleep(0.01)
+                turns = await self.store.count_turns(ROOM)
+        async for fragment in super().stream(request):
+            yield fragment
+
+
+async def test_a_member_writing_ends_the_characters_exchange(
+    fake: FakeTelegram, tmp_path: Path, pack_dir: Path
+) -> None:
+    backend = InterruptedPingPong(fake)
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "packs": [str(pack_dir)],
+            "conversation": {"cast": ["mira", "bram", "wren"], "max_hops": 10},
+        }
+    )
+    adapter = TelegramAdapter(token=SHARED_TOKEN, base_url=fake.base_url, poll_timeout=1)
+    async with App(config, backends={"b": backend}, adapters={"telegram": adapter}) as app:
+        backend.store = app.store
+        fake.push(ANN, "Ann", "Mira, what happened at the lighthouse?")
+        await until(lambda: len(replies(fake)) >= 3)
+        await app.wait_idle()
+    names = [s.text.split("</b>")[0].removeprefix("<b>") for s in replies(fake)]
+    assert names[:3] == ["Mira:", "Bram:", "Wren:"]
