@@ -132,8 +132,14 @@ class App:
         self.scheduler = self._scheduler()
         self._router = Router(store=self._store, handler=self._handle)
         self.adapters = dict(self._given_adapters or self._build_adapters())
-        for adapter in self.adapters.values():
-            await adapter.start(self._router.ingest)
+        for name, adapter in self.adapters.items():
+            try:
+                await adapter.start(self._router.ingest)
+            except Exception as error:
+                log.debug("adapter start failure", exc_info=True)
+                raise ConfigurationError(
+                    f"adapters.{name} could not start: {type(error).__name__}: {error}"
+                ) from error
         await self._router.recover()
 
     def _load_characters(self) -> None:

@@ -65,6 +65,8 @@ class FakeDiscord:
     commands: list[dict[str, Any]] = field(default_factory=list)
     identifies: int = 0
     resumes: int = 0
+    refuse_token: bool = False
+    """Answer 401 to the login, as Discord does for a wrong token."""
     replay_overlap: int = 0
     """On RESUME, also replay this many dispatches the client already had (a redelivery)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(910000000000000000))
@@ -358,6 +360,8 @@ class FakeDiscord:
         self, method: str, path: str, body: dict[str, Any], request: web.Request
     ) -> web.StreamResponse:
         parts = path.strip("/").split("/")
+        if path == "/users/@me" and self.refuse_token:
+            return self._json({"message": "401: Unauthorized", "code": 0}, 401)
         if path == "/users/@me":
             return self._json(user(BOT_ID, "botkit", bot=True))
         if path == "/oauth2/applications/@me":

@@ -14,7 +14,7 @@ import yarl
 from botkit.adapters.discord import DiscordAdapter
 from botkit.adapters.discord.translate import webhook_name
 
-from botkit.app import App
+from botkit.app import App, ConfigurationError
 from botkit.events import ChannelKey
 from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.discord_server import (
@@ -220,3 +220,14 @@ async def test_a_fixed_shard_range_is_passed_to_the_client() -> None:
     assert adapter._client.shard_ids == [2, 3]
     assert adapter._client.shard_count == 4
     assert "secret-token-123" not in repr(adapter)
+
+
+async def test_a_refused_token_is_one_clear_error(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    fake.refuse_token = True
+    with pytest.raises(
+        ConfigurationError, match=r"^adapters.discord could not start: LoginFailure"
+    ):
+        async with running(fake, tmp_path, pack_dir, "Hello."):
+            pass
