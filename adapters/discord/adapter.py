@@ -31,6 +31,9 @@ class DiscordAdapter:
     unless ``allow_bots``; our own webhook echoes always are. Cast and scene commands
     need Manage Server, or the role named ``manage_role``. ``shard_ids``/``shard_count``
     run a fixed shard range (for several processes); by default every shard runs here.
+    With ``stream_interval`` (seconds, at least 1 to respect Discord's edit limits in
+    production) a reply appears as soon as its first sentence is written and its message
+    is edited as it grows; otherwise it is posted once complete.
     """
 
     name = "discord"
@@ -46,9 +49,11 @@ class DiscordAdapter:
         shard_ids: Sequence[int] | None = None,
         shard_count: int | None = None,
         character_names: Callable[[], Sequence[str]] = lambda: (),
+        stream_interval: float | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
         self._token = token
+        self._stream_interval = stream_interval
         self._allow_bots = allow_bots
         self._manage_role = manage_role
         self._sync_commands = sync_commands
@@ -92,6 +97,7 @@ class DiscordAdapter:
             shard_ids=options.get("shard_ids"),
             shard_count=options.get("shard_count"),
             character_names=context.character_names,
+            stream_interval=options.get("stream_interval"),
         )
 
     async def start(self, sink: EventSink) -> None:
@@ -194,13 +200,52 @@ class DiscordAdapter:
         showing the bot as typing while it is written, split within 2,000 characters."""
         target = self._messageable(channel)
         async with target.typing():
+            if self._stream_interval is not None:
+                return await self._stream(channel, identity, fragments, self._stream_interval)
             text = "".join([fragment async for fragment in fragments])
-        if not text.strip():
-            return None
         sent: discord.WebhookMessage | None = None
         for piece in split_text(text, MAX_LENGTH):
             sent = await self._execute(channel, identity, piece)
         return str(sent.id) if sent else None
+
+    async def _stream(
+        self,
+        channel: ChannelKey,
+        identity: Identity,
+        fragments: AsyncIterator[str],
+        interval: float,
+    ) -> str | None:
+        """Post the reply early and edit it as it grows, at most once per ``interval``."""
+        loop = asyncio.get_running_loop()
+        text, shown, last_edit = "", "", 0.0
+        message: discord.WebhookMessage | None = None
+        async for fragment in fragments:
+            text += fragment
+            if len(text) > MAX_LENGTH or not text.strip():
+                continue
+            if message is None:
+                message = await self._execute(channel, identity, text)
+                shown, last_edit = text, loop.time()
+            elif loop.time() - last_edit >= interval:
+                await self._edit(channel, message, text)
+                shown, last_edit = text, loop.time()
+        pieces = split_text(text, MAX_LENGTH)
+        if not pieces:
+            return str(message.id) if message else None
+        if message is None:
+            message = await self._execute(channel, identity, pieces[0])
+        elif pieces[0] != shown:
+            await self._edit(channel, message, pieces[0])
+        for piece in pieces[1:]:
+            message = await self._execute(channel, identity, piece)
+        return str(message.id)
+
+    async def _edit(
+        self, channel: ChannelKey, message: discord.WebhookMessage, content: str
+    ) -> None:
+        webhook = await self._webhook(int(channel.channel))
+        thread = discord.Object(id=int(channel.thread)) if channel.thread else discord.utils.MISSING
+        await webhook.edit_message(message.id, content=content, thread=thread)
 
     async def _execute(
         self, channel: ChannelKey, identity: Identity, content: str

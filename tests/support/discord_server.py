@@ -448,6 +448,15 @@ class FakeDiscord:
             )
         if parts[0] == "webhooks" and method == "POST":
             return await self._execute(parts[1], body, request)
+        if parts[0] == "webhooks" and method == "PATCH" and parts[1] in self.webhooks:
+            edited = self.message(
+                user(parts[1], "edited", bot=True),
+                body.get("content", ""),
+                webhook_id=parts[1],
+                id=parts[-1],
+            )
+            self.posted.append(Posted("edit", CHANNEL_ID, edited["content"], message_id=parts[-1]))
+            return self._json(edited)
         if parts[0] == "webhooks" and method == "PATCH":
             return self._json(
                 self.message(user(BOT_ID, "botkit", bot=True), body.get("content", ""))

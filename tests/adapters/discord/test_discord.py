@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from botkit.adapters.discord import DiscordAdapter
 from botkit.adapters.discord.translate import webhook_name
 
 from botkit.app import App, ConfigurationError
+from botkit.backends.base import ChatRequest
+from botkit.config import parse_config
 from botkit.events import ChannelKey
+from botkit.testing import InstantBackend
 from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.discord_server import (
     CHANNEL_ID,
@@ -231,3 +235,41 @@ async def test_a_refused_token_is_one_clear_error(
     ):
         async with running(fake, tmp_path, pack_dir, "Hello."):
             pass
+
+
+class TricklingBackend(InstantBackend):
+    """Produces its reply a word at a time, like a real model."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        async for fragment in super().stream(request):
+            await asyncio.sleep(0.01)
+            yield fragment
+
+
+async def test_streaming_posts_early_and_edits_the_message_as_it_grows(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    reply = " ".join(f"Word {n}." for n in range(60))
+    adapter = DiscordAdapter(token="test-token", stream_interval=0.05)
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "packs": [str(pack_dir)],
+            "conversation": {"cast": ["mira", "bram"], "max_hops": 0},
+        }
+    )
+    backends = {"trickle": TricklingBackend(reply)}
+    async with App(config, backends=backends, adapters={"discord": adapter}) as app:
+        await fake.say(ANN, "Mira, count for me.")
+        await until(lambda: any(p.kind == "edit" and p.content == reply for p in fake.posted))
+        await app.wait_idle()
+        posts = webhook_posts(fake)
+        edits = [p for p in fake.posted if p.kind == "edit"]
+        assert len(posts) == 1
+        assert reply.startswith(posts[0].content)
+        assert len(edits) >= 2
+        assert all(e.message_id == posts[0].message_id for e in edits)
+        contents = [posts[0].content, *(e.content for e in edits)]
+        assert all(b.startswith(a) for a, b in pairwise(contents))
+        turns = await app.store.recent_turns(ROOM, 10)
+        assert (turns[-1].text, turns[-1].message_id) == (reply, posts[0].message_id)

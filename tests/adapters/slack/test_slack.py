@@ -37,6 +37,7 @@ async def running(
     script: Any,
     *,
     app_token: str | None = None,
+    admin_user_group: str | None = None,
     **conversation: Any,
 ) -> AsyncIterator[App]:
     adapter = SlackAdapter(
@@ -45,6 +46,7 @@ async def running(
         port=0,
         base_url=fake.api_url,
         app_token=app_token,
+        admin_user_group=admin_user_group,
     )
     async with running_app(adapter, tmp_path, pack_dir, script, **conversation) as app:
         fake.app_url = adapter.url
@@ -163,3 +165,19 @@ async def test_socket_mode_receives_events_and_commands_over_a_websocket(
         assert fake.responses[-1]["text"] == "Joined: Wren"
         assert await app.store.get_cast(ROOM) == ["mira", "bram", "wren"]
         assert len(fake.acks) >= 3
+
+
+async def test_members_of_the_admin_user_group_may_change_the_cast(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    fake.group_members.add(ANN)
+    async with running(fake, tmp_path, pack_dir, "Hello.", admin_user_group="S0GM") as app:
+        assert await fake.command("U0BEA", "add wren") == 200
+        await until(lambda: len(fake.responses) == 1)
+        assert await fake.command(ANN, "add wren") == 200
+        await until(lambda: len(fake.responses) == 2)
+        await app.wait_idle()
+        assert [r["text"] for r in fake.responses] == [
+            "Cannot do that: /add changes this channel and needs the manage permission",
+            "Joined: Wren",
+        ]
