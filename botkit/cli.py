@@ -15,6 +15,7 @@ from botkit.app import App, ConfigurationError
 from botkit.backends.model_files import ModelNotFound
 from botkit.characters import CharacterValidationError, check_paths
 from botkit.config import Config, ConfigError, SchedulerConfig, load_config, parse_config
+from botkit.redaction import install_redaction, secrets_in
 from botkit.store import StoreError
 
 __all__ = ["main"]
@@ -125,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config) -> int:
+    install_redaction(secrets_in(config))
     async with App(config, progress=_progress) as app:
         await app.run()
     return 0
