@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import telegram
-from botkit.adapters.telegram.translate import channel_key, command_words, message_event
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import RetryAfter
-from telegram.ext import ApplicationBuilder, CommandHandler, MessageHandler, filters
+from botkit.adapters.telegram.translate import (
+    author_of,
+    channel_key,
+    command_words,
+    event_id,
+    message_event,
+)
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
+from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
 from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
+from botkit.redaction import RedactingFilter
 
 __all__ = ["TelegramAdapter"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MAX_LENGTH = 4096
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+TYPING_REFRESH = 4.0
+"""Seconds between typing indicators while a reply is written (each lasts about 5 s)."""
 COMMANDS = {
     "cast": "Who is here",
     "characters": "Every character that can join",
@@ -44,12 +57,14 @@ _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 class TelegramAdapter:
     """Runs botkit on Telegram.
 
-    The shared bot (``token``) receives messages and commands. Characters listed in
-    ``bots`` (character id → token) post through their own bots, so each is a real member
-    of the group; the others post through the shared bot with their name in bold. Bots
-    never see other bots' messages on Telegram, so character-to-character turns are run
-    by botkit itself. Cast and scene changes need a chat administrator. Flood control
-    (``RetryAfter``) is waited out and the same message retried, never dropped.
+    The shared bot (``token``) receives messages and commands by long polling; give it
+    privacy mode off (or make it an admin) so it sees every group message. Characters
+    listed in ``bots`` (character id → token) post through their own bots, so each is a
+    real member of the group; the others post through the shared bot with their name in
+    bold. Bots never see other bots' messages on Telegram, so character-to-character
+    turns are run by botkit itself. Cast and scene changes need a chat administrator (in
+    a private chat the user may do anything). Flood control (``RetryAfter``) is waited
+    out and the same message retried (``max_retries`` times at most), never sent twice.
     """
 
     name = "telegram"
@@ -64,35 +79,43 @@ class TelegramAdapter:
         poll_timeout: float = 10.0,
         max_retries: int = 5,
     ) -> None:
-        self._base_url = base_url
-        self._poll_timeout = poll_timeout
+        if poll_timeout < 1:
+            raise ValueError("poll_timeout must be at least 1 second")
+        # Request URLs carry the token, and the libraries log them; mask ours everywhere.
+        self._redactor = RedactingFilter([token, *(bots or {}).values()])
+        self._masked = list(logging.getLogger().handlers)
+        for handler in self._masked:
+            handler.addFilter(self._redactor)
+        url = base_url or DEFAULT_BASE_URL
+        self._poll_timeout = timedelta(seconds=round(poll_timeout))
         self._max_retries = max_retries
-        self._application = self._builder(token).build()
-        self._application.add_handler(CommandHandler(list(COMMANDS), self._on_command))
+        self._application = ApplicationBuilder().token(token).base_url(url).build()
         self._application.add_handler(
-            MessageHandler(filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, self._on_message)
+            CommandHandler(list(COMMANDS), self._on_command, filters.UpdateType.MESSAGE)
+        )
+        self._application.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self._on_message
+            )
         )
         self._character_bots = {
-            character: self._builder(bot_token).build().bot
+            character: telegram.Bot(bot_token, base_url=url)
             for character, bot_token in (bots or {}).items()
         }
+        self._bot_characters: dict[str, str] = {}
         self._sink: EventSink | None = None
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(character_bots={sorted(self._character_bots)!r})"
 
-    def _builder(self, token: str) -> ApplicationBuilder:
-        builder = ApplicationBuilder().token(token)
-        if self._base_url:
-            builder = builder.base_url(self._base_url).base_file_url(
-                self._base_url.rstrip("/").removesuffix("bot") + "file/bot"
-            )
-        return builder
-
     @classmethod
     def from_config(cls, options: Mapping[str, Any], context: AdapterContext) -> TelegramAdapter:
-        """Build from the ``adapters.telegram`` config section."""
+        """Build from the ``adapters.telegram`` config section.
+
+        ``token`` (required), ``bots`` (character id → token), ``base_url`` and
+        ``poll_timeout`` (seconds a long poll may wait).
+        """
         token = options.get("token")
         if not token:
             raise ValueError("token is required (the bot token, e.g. token: ${TELEGRAM_TOKEN})")
@@ -101,34 +124,39 @@ class TelegramAdapter:
             raise ValueError("bots must map character ids to bot tokens")
         return cls(
             token=str(token),
-            bots={str(k): str(v) for k, v in bots.items()},
+            bots={str(character): str(bot_token) for character, bot_token in bots.items()},
             base_url=options.get("base_url"),
             poll_timeout=float(options.get("poll_timeout", 10.0)),
         )
 
     @property
-    def _bot(self) -> telegram.Bot:
+    def _shared(self) -> telegram.Bot:
         return self._application.bot
 
     async def start(self, sink: EventSink) -> None:
         """Connect every bot, register the command menu and start polling."""
         self._sink = sink
         await self._application.initialize()
-        for bot in self._character_bots.values():
+        for character, bot in self._character_bots.items():
             await bot.initialize()
-        await self._bot.set_my_commands(list(COMMANDS.items()))
+            self._bot_characters[bot.username.lower()] = character
+        await self._shared.set_my_commands(list(COMMANDS.items()))
         await self._application.start()
         updater = self._application.updater
         if updater is None:
             raise RuntimeError("telegram: the application has no updater")
-        await updater.start_polling(timeout=int(self._poll_timeout), poll_interval=0.0)
+        await updater.start_polling(
+            timeout=self._poll_timeout,
+            poll_interval=0.0,
+            allowed_updates=[telegram.Update.MESSAGE],
+        )
 
     async def wait_closed(self) -> None:
         """Return once stopped."""
         await self._closed.wait()
 
     async def stop(self) -> None:
-        """Stop polling and disconnect every bot."""
+        """Stop polling and disconnect every bot (also after a failed start)."""
         if self._closed.is_set():
             return
         updater = self._application.updater
@@ -139,37 +167,53 @@ class TelegramAdapter:
         await self._application.shutdown()
         for bot in self._character_bots.values():
             await bot.shutdown()
+        for handler in self._masked:
+            handler.removeFilter(self._redactor)
         self._closed.set()
 
-    async def _on_message(self, update: telegram.Update, _context: object) -> None:
-        message = update.effective_message
+    async def _on_message(self, update: telegram.Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
         if self._sink is None or message is None or not message.text:
             return
-        if message.from_user is not None and message.from_user.is_bot:
+        if author_of(message).is_bot:
             return
-        await self._sink(message_event(message))
+        await self._sink(message_event(message, self._bot_characters))
 
-    async def _on_command(self, update: telegram.Update, _context: object) -> None:
-        message = update.effective_message
-        if self._sink is None or message is None or not message.text or not message.from_user:
+    async def _on_command(self, update: telegram.Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if self._sink is None or message is None or not message.text:
+            return
+        author = author_of(message)
+        if author.is_bot:
             return
         name, args = command_words(message.text)
-        user = message.from_user
         await self._sink(
             CommandEvent(
-                event_id=f"telegram:{message.chat_id}:{message.message_id}",
+                event_id=event_id(message),
                 channel=channel_key(message),
-                author=message_event(message).author,
+                author=author,
                 name=name,
                 args=args,
-                permissions=await self._permissions(message.chat, user.id),
+                permissions=await self._permissions(message),
             )
         )
 
-    async def _permissions(self, chat: telegram.Chat, user_id: int) -> Permission:
+    async def _permissions(self, message: telegram.Message) -> Permission:
+        """MANAGE for a chat administrator or owner (or anyone in a private chat)."""
+        chat = message.chat
         if chat.type == ChatType.PRIVATE:
             return Permission.MANAGE
-        member = await self._bot.get_chat_member(chat.id, user_id)
+        if message.sender_chat is not None:
+            # Anonymous administrators post as the group itself.
+            return Permission.MANAGE if message.sender_chat.id == chat.id else Permission.NONE
+        if message.from_user is None:
+            return Permission.NONE
+        user_id = message.from_user.id
+        try:
+            member = await self._retrying(lambda: self._shared.get_chat_member(chat.id, user_id))
+        except TelegramError as error:
+            log.warning("telegram: could not check rights in chat %s: %s", chat.id, error)
+            return Permission.NONE
         return Permission.MANAGE if member.status in _MANAGERS else Permission.NONE
 
     async def send_reply(
@@ -180,51 +224,121 @@ class TelegramAdapter:
         fragments: AsyncIterator[str],
         reply_to: str | None = None,
     ) -> str | None:
-        """Post the reply as the character's own bot, or the shared bot with a name prefix."""
-        bot = self._character_bots.get(identity.character_id, self._bot)
-        await self._retrying(bot.send_chat_action, channel, action="typing")
-        text = "".join([fragment async for fragment in fragments]).strip()
+        """Post the reply as the character's own bot, or the shared bot with a name prefix.
+
+        Long replies are split into several messages; the first answers ``reply_to``.
+        Returns the id of the last message posted.
+        """
+        own_bot = self._character_bots.get(identity.character_id)
+        text = await self._collect(own_bot or self._shared, channel, fragments)
         if not text:
             return None
-        prefix = "" if bot is not self._bot else f"{identity.name}: "
-        sent: telegram.Message | None = None
-        for index, piece in enumerate(split_text(text, MAX_LENGTH - len(prefix))):
-            body = html.escape(piece, quote=False)
-            if prefix:
-                body = f"<b>{html.escape(identity.name, quote=False)}:</b> {body}"
-            sent = await self._retrying(
-                bot.send_message,
-                channel,
-                text=body,
-                parse_mode=ParseMode.HTML,
-                reply_to_message_id=int(reply_to) if reply_to and index == 0 else None,
-            )
-        return str(sent.message_id) if sent else None
+        prefix = f"<b>{html.escape(identity.name, quote=False)}:</b> "
+        # Pieces leave room for the name even for an own bot, which may have to fall back.
+        limit = MAX_LENGTH - len(f"{identity.name}: ")
+        message_id: str | None = None
+        for index, piece in enumerate(split_text(text, limit)):
+            answering = reply_to if index == 0 else None
+            if own_bot is not None:
+                try:
+                    message_id = await self._send(own_bot, channel, piece, answering)
+                    continue
+                except Forbidden as error:
+                    log.warning(
+                        "telegram: %s's own bot may not post in chat %s (%s); using the shared bot",
+                        identity.character_id,
+                        channel.channel,
+                        error,
+                    )
+                    own_bot = None
+            body = prefix + html.escape(piece, quote=False)
+            message_id = await self._send(self._shared, channel, body, answering, ParseMode.HTML)
+        return message_id
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
-        """Post a command's answer (as a reply to the command) through the shared bot."""
-        reply_to = int(command.event_id.rsplit(":", 1)[1]) if command else None
+        """Post a command's answer as plain text through the shared bot, replying to it."""
+        reply_to = command.event_id.rsplit(":", 1)[1] if command else None
         for piece in split_text(text, MAX_LENGTH):
-            await self._retrying(
-                self._bot.send_message, channel, text=piece, reply_to_message_id=reply_to
-            )
+            await self._send(self._shared, channel, piece, reply_to)
             reply_to = None
 
-    async def _retrying(self, call: Any, channel: ChannelKey, **kwargs: Any) -> Any:
-        """``call`` for the channel's chat, waiting out flood control up to ``max_retries``."""
-        thread = int(channel.thread) if channel.thread else None
-        for attempt in range(self._max_retries + 1):
+    async def _collect(
+        self, bot: telegram.Bot, channel: ChannelKey, fragments: AsyncIterator[str]
+    ) -> str:
+        """The whole reply, with the typing indicator shown while it is written."""
+        await self._typing(bot, channel)
+        refresh = asyncio.create_task(self._keep_typing(bot, channel))
+        try:
+            return "".join([fragment async for fragment in fragments]).strip()
+        finally:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
+
+    async def _keep_typing(self, bot: telegram.Bot, channel: ChannelKey) -> None:
+        while True:
+            await asyncio.sleep(TYPING_REFRESH)
+            await self._typing(bot, channel)
+
+    async def _typing(self, bot: telegram.Bot, channel: ChannelKey) -> None:
+        """Show "typing…" in the channel; a failure only costs the indicator."""
+        try:
+            await bot.send_chat_action(
+                chat_id=int(channel.channel),
+                action=ChatAction.TYPING,
+                message_thread_id=_thread(channel),
+            )
+        except TelegramError as error:
+            log.debug("telegram: typing indicator failed: %s", error)
+
+    async def _send(
+        self,
+        bot: telegram.Bot,
+        channel: ChannelKey,
+        text: str,
+        reply_to: str | None,
+        parse_mode: str | None = None,
+    ) -> str:
+        """Post one message (waiting out flood control); returns its id."""
+        answering = (
+            telegram.ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+            if reply_to
+            else None
+        )
+        message = await self._retrying(
+            lambda: bot.send_message(
+                chat_id=int(channel.channel),
+                text=text,
+                parse_mode=parse_mode,
+                message_thread_id=_thread(channel),
+                reply_parameters=answering,
+            )
+        )
+        return str(message.message_id)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, repeated after each flood-control wait, at most ``max_retries`` times.
+
+        A request refused with ``RetryAfter`` was not carried out, so repeating it can
+        neither lose nor duplicate a message.
+        """
+        retries = 0
+        while True:
             try:
-                return await call(chat_id=int(channel.channel), message_thread_id=thread, **kwargs)
+                return await call()
             except RetryAfter as error:
-                if attempt == self._max_retries:
+                if retries == self._max_retries:
                     raise
+                retries += 1
                 seconds = _seconds(error)
                 log.warning("telegram flood control: waiting %.1f s before retrying", seconds)
                 await asyncio.sleep(seconds)
-        raise AssertionError("unreachable")
+
+
+def _thread(channel: ChannelKey) -> int | None:
+    return int(channel.thread) if channel.thread else None
 
 
 def _seconds(error: RetryAfter) -> float:

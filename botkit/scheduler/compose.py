@@ -9,7 +9,7 @@ __all__ = ["ComposedScheduler"]
 
 
 class ComposedScheduler:
-    """Explicit address always wins; otherwise ``fallback`` (scoring, later a model) decides."""
+    """Explicit address always wins; otherwise ``fallback`` (scoring, or a model policy) decides."""
 
     def __init__(self, *, address: AddressPolicy, fallback: Scheduler) -> None:
         self._address = address

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botkit.characters.model import Character
 from botkit.scheduler.address import addressed
-from botkit.scheduler.base import NOBODY, Decision, TurnContext
-from botkit.scheduler.text import GROUP_ADDRESS, content_words, is_question
+from botkit.scheduler.base import Decision, TurnContext
+from botkit.scheduler.text import addresses_room, content_words, is_question
 from botkit.transcript import Turn
 
 __all__ = ["ScoringPolicy", "ScoringWeights"]
@@ -20,9 +21,18 @@ __all__ = ["ScoringPolicy", "ScoringWeights"]
 class ScoringWeights:
     """How much each signal counts, and the bar a character must clear to speak.
 
-    With the defaults, talkativeness and chance alone (at most ``talkativeness`` +
-    ``initiative``) never clear ``threshold``: a character speaks unaddressed only when the
-    turn relates to it, asks a question, or speaks to the whole room.
+    A character's score is ``address`` if it is addressed, plus ``talkativeness`` times its
+    talkativeness, ``relevance`` times how much the turn is about it (0..1), ``question``
+    if the turn asks something, ``group`` if it speaks to the whole room, and up to
+    ``initiative`` of chance, minus ``fairness`` times how far its share of the character
+    turns among the last ``window`` turns exceeds an even split of the cast. It speaks
+    when the score reaches ``threshold`` plus ``hop_step`` for every character turn since
+    a human spoke.
+
+    With the defaults, talkativeness and chance alone never reach the bar: an unaddressed
+    character speaks only when the turn relates to it, asks something or calls the room.
+    After one character turn a plain question no longer suffices; from the fourth on only
+    direct address does.
     """
 
     address: float = 10.0
@@ -30,21 +40,41 @@ class ScoringWeights:
     relevance: float = 2.0
     question: float = 0.6
     group: float = 1.5
-    fairness: float = 1.5
+    fairness: float = 2.5
     initiative: float = 0.3
     threshold: float = 1.3
     hop_step: float = 1.2
-    """Added to the threshold for every character turn since a human spoke; from the fourth
-    such turn on, only direct address clears the bar."""
     window: int = 12
-    """Recent turns that count for fairness."""
+    """How many recent turns count towards fairness."""
     max_group_speakers: int = 2
+    """How many characters may answer a turn addressed to the whole room."""
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.max_group_speakers < 1:
+            raise ValueError("window and max_group_speakers must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What a character's texts are about, as stems (``keys`` also inside ``words``)."""
+
+    words: frozenset[str]
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Score:
+    total: float
+    character_id: str
+    rank: int
+    reason: str
 
 
 class ScoringPolicy:
-    """Scores every cast member and lets the best (or, for the room, the best few) speak.
+    """Scores every cast member and lets the best (for the whole room, the best few) speak.
 
-    ``rng`` adds a small initiative term, so a seeded policy is reproducible.
+    ``rng`` drives a small initiative term that also breaks ties; pass a seeded
+    ``random.Random`` for reproducible choices.
     """
 
     name = "scoring"
@@ -54,85 +84,101 @@ class ScoringPolicy:
     ) -> None:
         self.weights = weights or ScoringWeights()
         self._rng = rng or random.Random()
-        self._keywords: dict[Character, frozenset[str]] = {}
+        self._profiles: dict[str, tuple[Character, _Profile]] = {}
 
     async def decide(self, context: TurnContext) -> Decision:
-        """Who clears the bar, best first; NOBODY if no one does."""
+        """Who clears the bar: the addressed in order, then the best scores; else nobody."""
         weights = self.weights
         trigger = context.trigger
-        spoken_to = set(addressed(context))
+        spoken_to = addressed(context)
         words = content_words(trigger.text)
         question = is_question(trigger.text)
-        group = bool(GROUP_ADDRESS.search(trigger.text))
+        room = addresses_room(trigger.text)
         shares = _shares(context.transcript[-weights.window :])
-        bar = weights.threshold + weights.hop_step * context.hops
-        scored: list[tuple[float, str, str]] = []
-        for character in context.cast:
-            if trigger.is_character and character.id == trigger.speaker_id:
+        even = 1 / max(len(context.cast), 1)
+        bar = weights.threshold + weights.hop_step * max(context.hops, 0)
+        scores: list[_Score] = []
+        seen = {trigger.speaker_id} if trigger.is_character else set()
+        for rank, character in enumerate(context.cast):
+            if character.id in seen:
                 continue
+            seen.add(character.id)
             relevance = self._relevance(character, words)
-            score = (
+            excess = max(0.0, shares.get(character.id, 0.0) - even)
+            total = (
                 weights.address * (character.id in spoken_to)
                 + weights.talkativeness * character.talkativeness
                 + weights.relevance * relevance
                 + weights.question * question
-                + weights.group * group
-                - weights.fairness * shares.get(character.id, 0.0)
+                + weights.group * room
+                - weights.fairness * excess
                 + weights.initiative * self._rng.random()
             )
-            if score >= bar:
-                reason = _reason(character.id in spoken_to, relevance, question, group)
-                scored.append((score, character.id, reason))
-        if not scored:
-            return NOBODY
-        scored.sort(reverse=True)
-        many = group and not trigger.is_character
-        chosen = scored[: weights.max_group_speakers if many else 1]
+            reason = _reason(character.id in spoken_to, relevance, question, room, excess)
+            scores.append(_Score(total, character.id, rank, reason))
+        passing = [s for s in scores if s.total >= bar]
+        chosen = [s for cid in spoken_to for s in passing if s.character_id == cid]
+        limit = weights.max_group_speakers if room and not trigger.is_character else 1
+        others = sorted(
+            (s for s in passing if s.character_id not in spoken_to),
+            key=lambda s: (-s.total, s.rank),
+        )
+        chosen += others[: max(0, limit - len(chosen))]
+        if not chosen:
+            best = max(scores, key=lambda s: (s.total, -s.rank), default=None)
+            closest = f"; best {best.character_id} {best.total:.2f}" if best else ""
+            return Decision((), f"nobody reached {bar:.2f}{closest}")
         return Decision(
-            tuple(cid for _, cid, _ in chosen),
-            "; ".join(f"{cid}: {reason} ({score:.2f})" for score, cid, reason in chosen),
+            tuple(s.character_id for s in chosen),
+            "; ".join(f"{s.character_id} {s.total:.2f} ({s.reason})" for s in chosen)
+            + f" ≥ {bar:.2f}",
         )
 
     def _relevance(self, character: Character, words: frozenset[str]) -> float:
-        """Share of the turn's content words that touch the character (0..1)."""
+        """How much of the turn is about the character (0..1); knowledge keys count twice."""
         if not words:
             return 0.0
-        keywords = self._keywords.get(character)
-        if keywords is None:
-            keywords = _character_keywords(character)
-            self._keywords[character] = keywords
-        overlap = len(words & keywords)
-        return min(1.0, overlap / math.sqrt(len(words)))
+        cached = self._profiles.get(character.id)
+        if cached is None or cached[0] is not character:
+            cached = (character, _profile(character))
+            self._profiles[character.id] = cached
+        profile = cached[1]
+        hits = len(words & profile.words) + len(words & profile.keys)
+        return min(1.0, hits / math.sqrt(len(words)))
 
 
-def _character_keywords(character: Character) -> frozenset[str]:
+def _profile(character: Character) -> _Profile:
+    """The stems of a character's persona, summary, style and knowledge, minus its names."""
     texts = [character.summary, character.style, *character.persona]
+    keys: set[str] = set()
     for entry in character.knowledge:
         texts.append(entry.text)
-        texts.extend(entry.keys)
-    words: set[str] = set()
+        for key in entry.keys:
+            keys |= content_words(key)
+    words: set[str] = set(keys)
     for text in texts:
         words |= content_words(text)
-    return frozenset(words - content_words(" ".join(character.names)))
+    own = content_words(" ".join(character.names))
+    return _Profile(frozenset(words - own), frozenset(keys - own))
 
 
 def _shares(turns: Sequence[Turn]) -> dict[str, float]:
     """Each character's share of the character turns in ``turns``."""
-    spoken = [t.speaker_id for t in turns if t.is_character]
-    if not spoken:
-        return {}
-    return {cid: spoken.count(cid) / len(spoken) for cid in set(spoken)}
+    spoken = Counter(t.speaker_id for t in turns if t.is_character)
+    count = spoken.total()
+    return {cid: n / count for cid, n in spoken.items()}
 
 
-def _reason(spoken_to: bool, relevance: float, question: bool, group: bool) -> str:
+def _reason(spoken_to: bool, relevance: float, question: bool, room: bool, excess: float) -> str:
     parts = [
         label
         for label, present in (
             ("addressed", spoken_to),
-            (f"relevant {relevance:.2f}", relevance > 0),
+            (f"relevance {relevance:.2f}", relevance > 0),
             ("question", question),
-            ("to the room", group),
+            ("to the room", room),
+            (f"over its share by {excess:.2f}", excess > 0),
         )
         if present
     ]
-    return ", ".join(parts) or "talkative"
+    return ", ".join(parts) or "talkativeness"

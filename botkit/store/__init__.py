@@ -1,5 +1,7 @@
 """Persistent storage: transcripts, delivered events, casts and settings."""
 
+from __future__ import annotations
+
 from botkit.store.sqlite import EventStatus, Store, StoreError
 
 __all__ = ["EventStatus", "Store", "StoreError"]

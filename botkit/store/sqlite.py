@@ -1,4 +1,4 @@
-"""botkit's persistent store on SQLite: transcripts, events, casts and settings."""
+"""botkit's persistent store on SQLite: transcripts, delivered events, casts and settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import enum
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -24,9 +24,17 @@ __all__ = ["EventStatus", "Store", "StoreError"]
 
 log = logging.getLogger(__name__)
 
+MEMORY = ":memory:"
+BUSY_TIMEOUT_MS = 10_000
+
+_TURN_COLUMNS = (
+    "channel, platform, server, message_id, reply_to, speaker_id, speaker_name,"
+    " is_character, is_bot, mentions, text, time"
+)
+
 
 class StoreError(Exception):
-    """The database cannot be used; the message names the file and the reason."""
+    """The database cannot be used; the one-line message names the file and the reason."""
 
 
 class EventStatus(enum.StrEnum):
@@ -40,42 +48,75 @@ class EventStatus(enum.StrEnum):
     """Fully handled; a redelivery is to be ignored."""
 
 
-class Store:
-    """The SQLite store (WAL). Every write is committed before its method returns.
+def _utc_text(time: datetime) -> str:
+    """ISO-8601 UTC text of fixed width, so that text order is time order (naive means UTC)."""
+    utc = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")
 
-    Open with ``await Store.open(path)``; use as ``async with`` to close it.
+
+def _place(channel: ChannelKey) -> tuple[str, str, str]:
+    """The channel's key text, platform and server columns."""
+    return str(channel), channel.platform, channel.server
+
+
+def _check_openable(where: str) -> None:
+    """Create the file's folder and open the file once on a plain connection.
+
+    A failed aiosqlite connect finishes its worker thread after returning, which can outlive
+    the event loop; catching the usual failures here first keeps the error clean.
+    """
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(where).close()
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+async def _one(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> Any:
+    """The first row of a query, or None."""
+    async with db.execute(sql, parameters) as cursor:
+        return await cursor.fetchone()
+
+
+async def _all(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+    async with db.execute(sql, parameters) as cursor:
+        return list(await cursor.fetchall())
+
+
+class Store:
+    """botkit's database: what was said where, which deliveries were handled, casts, settings.
+
+    Open with ``await Store.open(path)`` and close with ``close()`` or ``async with``. Every
+    write is committed before its method returns, so a crash loses nothing already stored.
     """
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        """Wrap an open connection; use :meth:`open`, which also prepares and migrates it."""
         self._db = db
-        self.path = path
+        self._path = path
         self._lock = asyncio.Lock()
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One writer at a time: commit on success, roll back on any error."""
-        async with self._lock:
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+    @property
+    def path(self) -> str:
+        """The database file (or ``":memory:"``)."""
+        return self._path
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) and migrate the database at ``path`` (or ``":memory:"``).
+        """Open the database at ``path`` (``":memory:"`` for a private one), creating it if needed.
 
-        Raises:
-            StoreError: the file is not a botkit database, or is newer than this botkit.
+        Pending migrations are applied. Raises :class:`StoreError` if the file cannot be
+        opened, is not a usable SQLite database, belongs to something else, or was written
+        by a newer botkit.
         """
         where = str(path)
-        if where != ":memory:":
-            Path(where).parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = await aiosqlite.connect(where)
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot open database {where}: {error}") from error
+            if where != MEMORY:
+                await asyncio.to_thread(_check_openable, where)
+            db = await aiosqlite.connect(where, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open database {where}: {_one_line(error)}") from error
         store = cls(db, where)
         try:
             await store._prepare()
@@ -86,32 +127,72 @@ class Store:
 
     async def _prepare(self) -> None:
         try:
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA foreign_keys=ON")
-            await self._db.execute("PRAGMA busy_timeout=5000")
-            version = await self.schema_version()
+            await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = await _one(self._db, "PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await _one(self._db, "SELECT count(*) FROM sqlite_schema")
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path} is not a usable SQLite database: {error}") from error
-        if version > len(MIGRATIONS):
             raise StoreError(
-                f"{self.path} has schema version {version}, newer than this botkit "
-                f"understands ({len(MIGRATIONS)}); upgrade botkit"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("migrating %s to schema version %d", self.path, number)
-            await self._db.executescript(
-                f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+                f"{self._path} is not a usable SQLite database: {_one_line(error)}"
+            ) from error
+        if self._path != MEMORY and mode[0] != "wal":
+            log.warning("%s: WAL journal unavailable, using %s", self._path, mode[0])
+        try:
+            while await self._migrate_once():
+                pass
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot migrate {self._path}: {_one_line(error)}") from error
+
+    async def _migrate_once(self) -> bool:
+        """Apply the next pending migration in its own transaction; False when none is left."""
+        latest = len(MIGRATIONS)
+        async with self._write() as db:
+            version = int((await _one(db, "PRAGMA user_version"))[0])
+            if version > latest:
+                raise StoreError(
+                    f"{self._path} has schema version {version}, newer than this botkit "
+                    f"understands ({latest}); upgrade botkit to use it"
+                )
+            if version == latest:
+                return False
+            if version == 0:
+                tables = await _one(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'")
+                if tables[0]:
+                    raise StoreError(f"{self._path} is an SQLite database, but not botkit's")
+            log.info("migrating %s to schema version %d", self._path, version + 1)
+            for statement in MIGRATIONS[version]:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version + 1}")
+        return True
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, taking SQLite's write lock at once; committed on success."""
+        async with self._lock:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
+    async def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        """The rows of a query, never in the middle of another task's transaction."""
+        async with self._lock:
+            return await _all(self._db, sql, parameters)
+
+    async def _read_one(self, sql: str, parameters: Iterable[Any] = ()) -> Any:
+        async with self._lock:
+            return await _one(self._db, sql, parameters)
 
     async def schema_version(self) -> int:
         """The migration the database is at."""
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return int((await self._read_one("PRAGMA user_version"))[0])
 
     async def close(self) -> None:
-        """Close the database."""
+        """Close the database; closing twice is harmless."""
         await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -126,89 +207,89 @@ class Store:
         await self.close()
 
     async def record_incoming(self, event: MessageEvent) -> EventStatus:
-        """Store a received message and its event in one transaction.
+        """Store a received message in the transcript and its delivery as pending, atomically.
 
-        Returns NEW the first time; for an event id (or channel message id) already seen,
-        changes nothing and returns how far its handling got.
+        Returns NEW the first time. A delivery already seen, by event id or as the same
+        message of the same channel under another event id, changes nothing and returns how
+        far its handling got.
         """
-        known = await self._event_status(event)
-        if known is not None:
-            return known
-        try:
-            async with self._transaction() as db:
-                await self._insert_incoming(db, event)
-        except sqlite3.IntegrityError:
-            return await self._event_status(event) or EventStatus.PENDING
+        channel = event.channel
+        async with self._write() as db:
+            known = await self._status_of(db, event)
+            if known is not None:
+                return known
+            async with db.execute(
+                f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (
+                    *_place(channel),
+                    event.message_id,
+                    event.reply_to,
+                    event.author.id,
+                    event.author.name,
+                    int(event.author.is_bot),
+                    json.dumps(list(event.mentions)),
+                    event.text,
+                    _utc_text(event.time),
+                ),
+            ) as cursor:
+                seq = cursor.lastrowid
+            await self._insert_event(db, event.event_id, channel, seq, EventStatus.PENDING)
         return EventStatus.NEW
 
-    async def _event_status(self, event: MessageEvent) -> EventStatus | None:
-        async with self._db.execute(
-            "SELECT e.status FROM events e LEFT JOIN turns t ON t.seq = e.turn_seq "
-            "WHERE e.event_id = ? OR (t.channel = ? AND t.message_id = ?) LIMIT 1",
-            (event.event_id, str(event.channel), event.message_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return EventStatus(row[0]) if row else None
+    @staticmethod
+    async def _status_of(db: aiosqlite.Connection, event: MessageEvent) -> EventStatus | None:
+        row = await _one(db, "SELECT status FROM events WHERE event_id = ?", (event.event_id,))
+        if row is not None:
+            return EventStatus(row[0])
+        row = await _one(
+            db,
+            "SELECT e.status FROM turns t LEFT JOIN events e ON e.turn_seq = t.seq"
+            " WHERE t.channel = ? AND t.message_id = ? LIMIT 1",
+            (str(event.channel), event.message_id),
+        )
+        if row is None:
+            return None
+        # A stored message whose event id was pruned was handled long ago.
+        return EventStatus.DONE if row[0] is None else EventStatus(row[0])
 
     @staticmethod
-    async def _insert_incoming(db: aiosqlite.Connection, event: MessageEvent) -> None:
-        channel = str(event.channel)
-        cursor = await db.execute(
-            "INSERT INTO turns (channel, platform, server, message_id, reply_to, speaker_id,"
-            " speaker_name, is_character, is_bot, mentions, text, time)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
-            (
-                channel,
-                event.channel.platform,
-                event.channel.server,
-                event.message_id,
-                event.reply_to,
-                event.author.id,
-                event.author.name,
-                int(event.author.is_bot),
-                json.dumps(list(event.mentions)),
-                event.text,
-                event.time.isoformat(),
-            ),
-        )
-        await db.execute(
-            "INSERT INTO events (event_id, channel, turn_seq, status, received)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                event.event_id,
-                channel,
-                cursor.lastrowid,
-                EventStatus.PENDING,
-                event.time.isoformat(),
-            ),
-        )
+    async def _insert_event(
+        db: aiosqlite.Connection,
+        event_id: str,
+        channel: ChannelKey,
+        turn_seq: int | None,
+        status: EventStatus,
+    ) -> int:
+        async with db.execute(
+            "INSERT INTO events (event_id, channel, platform, server, turn_seq, status, received)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (event_id, *_place(channel), turn_seq, status.value, _utc_text(datetime.now(UTC))),
+        ) as cursor:
+            return cursor.rowcount
 
     async def finish_event(self, event_id: str) -> None:
-        """Mark an event fully handled."""
-        async with self._transaction() as db:
+        """Mark a delivered event fully handled, so that a redelivery is ignored."""
+        async with self._write() as db:
             await db.execute(
-                "UPDATE events SET status = ? WHERE event_id = ?", (EventStatus.DONE, event_id)
+                "UPDATE events SET status = ? WHERE event_id = ?",
+                (EventStatus.DONE.value, event_id),
             )
 
     async def claim_event(self, event_id: str, channel: ChannelKey) -> bool:
-        """Record an event that is not a message (a command): True only the first time."""
-        async with self._transaction() as db:
-            cursor = await db.execute(
-                "INSERT OR IGNORE INTO events (event_id, channel, turn_seq, status, received)"
-                " VALUES (?, ?, NULL, ?, ?)",
-                (event_id, str(channel), EventStatus.DONE, datetime.now(UTC).isoformat()),
-            )
-        return cursor.rowcount == 1
+        """Take on an event that is not a message (a command): True only the first time."""
+        async with self._write() as db:
+            inserted = await self._insert_event(db, event_id, channel, None, EventStatus.DONE)
+        return inserted == 1
 
     async def unfinished_messages(self) -> list[MessageEvent]:
-        """Messages stored whose handling never finished, oldest first."""
-        async with self._db.execute(
+        """Stored messages whose handling never finished, oldest first, for crash recovery."""
+        rows = await self._read(
             "SELECT e.event_id, t.channel, t.speaker_id, t.speaker_name, t.is_bot, t.text,"
-            " t.message_id, t.time, t.mentions, t.reply_to FROM events e"
-            " JOIN turns t ON t.seq = e.turn_seq WHERE e.status = ? ORDER BY t.seq",
-            (EventStatus.PENDING,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+            " t.message_id, t.time, t.mentions, t.reply_to"
+            " FROM events e JOIN turns t ON t.seq = e.turn_seq"
+            " WHERE e.status = ? ORDER BY t.seq",
+            (EventStatus.PENDING.value,),
+        )
         return [
             MessageEvent(
                 event_id=row[0],
@@ -224,13 +305,18 @@ class Store:
         ]
 
     async def prune_events(self, older_than: datetime) -> int:
-        """Forget handled event ids received before ``older_than``; returns how many."""
-        async with self._transaction() as db:
-            cursor = await db.execute(
+        """Forget handled event ids recorded before ``older_than``; returns how many.
+
+        Messages stay in the transcript, and a later redelivery of one is still known as done.
+        """
+        async with (
+            self._write() as db,
+            db.execute(
                 "DELETE FROM events WHERE status = ? AND received < ?",
-                (EventStatus.DONE, older_than.isoformat()),
-            )
-        return cursor.rowcount
+                (EventStatus.DONE.value, _utc_text(older_than)),
+            ) as cursor,
+        ):
+            return cursor.rowcount
 
     async def record_reply(
         self,
@@ -243,97 +329,85 @@ class Store:
         reply_to: str | None,
         time: datetime,
     ) -> None:
-        """Store a character's turn."""
-        async with self._transaction() as db:
+        """Add a character's turn to the channel's transcript.
+
+        If the platform already delivered that message back as an incoming one, the
+        character's record replaces it.
+        """
+        async with self._write() as db:
             await db.execute(
-                "INSERT INTO turns (channel, platform, server, message_id, reply_to, speaker_id,"
-                " speaker_name, is_character, text, time) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                (
-                    str(channel),
-                    channel.platform,
-                    channel.server,
-                    message_id,
-                    reply_to,
-                    character_id,
-                    name,
-                    text,
-                    time.isoformat(),
-                ),
+                f"INSERT INTO turns ({_TURN_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)"
+                " ON CONFLICT (channel, message_id) WHERE message_id IS NOT NULL DO UPDATE SET"
+                " reply_to = excluded.reply_to, speaker_id = excluded.speaker_id,"
+                " speaker_name = excluded.speaker_name, is_character = 1, is_bot = 1,"
+                " mentions = '[]', text = excluded.text, time = excluded.time",
+                (*_place(channel), message_id, reply_to, character_id, name, text, _utc_text(time)),
             )
 
     async def recent_turns(self, channel: ChannelKey, limit: int) -> list[Turn]:
-        """The channel's last ``limit`` turns, oldest first."""
-        async with self._db.execute(
+        """The channel's last ``limit`` turns, humans' and characters', oldest first."""
+        if limit <= 0:
+            return []
+        rows = await self._read(
             "SELECT speaker_id, speaker_name, text, is_character, time, message_id, reply_to"
             " FROM turns WHERE channel = ? ORDER BY seq DESC LIMIT ?",
             (str(channel), limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
-            Turn(
-                speaker_id=row[0],
-                speaker_name=row[1],
-                text=row[2],
-                is_character=bool(row[3]),
-                time=datetime.fromisoformat(row[4]),
-                message_id=row[5],
-                reply_to=row[6],
-            )
-            for row in reversed(list(rows))
+            Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])
+            for row in reversed(rows)
         ]
 
     async def character_of_message(self, channel: ChannelKey, message_id: str) -> str | None:
         """The id of the character that posted ``message_id`` in ``channel``, if one did."""
-        async with self._db.execute(
-            "SELECT speaker_id FROM turns WHERE channel = ? AND message_id = ? AND is_character",
+        row = await self._read_one(
+            "SELECT speaker_id FROM turns"
+            " WHERE channel = ? AND message_id = ? AND is_character = 1",
             (str(channel), message_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return str(row[0]) if row else None
+        )
+        return None if row is None else str(row[0])
 
     async def count_turns(self, channel: ChannelKey) -> int:
         """How many turns the channel's transcript holds."""
-        async with self._db.execute(
-            "SELECT count(*) FROM turns WHERE channel = ?", (str(channel),)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        row = await self._read_one("SELECT count(*) FROM turns WHERE channel = ?", (str(channel),))
+        return int(row[0])
 
     async def get_cast(self, channel: ChannelKey) -> list[str] | None:
-        """The channel's cast, or None if it was never set."""
-        async with self._db.execute(
+        """The channel's cast in order, or None if it was never set."""
+        row = await self._read_one(
             "SELECT character_ids FROM casts WHERE channel = ?", (str(channel),)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return list(json.loads(row[0])) if row else None
+        )
+        return None if row is None else [str(item) for item in json.loads(row[0])]
 
     async def set_cast(self, channel: ChannelKey, character_ids: Sequence[str]) -> None:
-        """Replace the channel's cast."""
-        async with self._transaction() as db:
+        """Replace the channel's cast (the order is kept)."""
+        encoded = json.dumps(list(character_ids))
+        async with self._write() as db:
             await db.execute(
-                "INSERT INTO casts (channel, character_ids) VALUES (?, ?)"
+                "INSERT INTO casts (channel, platform, server, character_ids) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (channel) DO UPDATE SET character_ids = excluded.character_ids",
-                (str(channel), json.dumps(list(character_ids))),
+                (*_place(channel), encoded),
             )
 
     async def get_setting(self, scope: str, key: str) -> Any | None:
-        """A stored setting, or None."""
-        async with self._db.execute(
+        """A stored setting's value, or None if it is not set."""
+        row = await self._read_one(
             "SELECT value FROM settings WHERE scope = ? AND key = ?", (scope, key)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return json.loads(row[0]) if row else None
+        )
+        return None if row is None else json.loads(row[0])
 
     async def set_setting(self, scope: str, key: str, value: Any) -> None:
-        """Store a JSON-serialisable setting."""
-        async with self._transaction() as db:
+        """Store a setting; ``value`` must be JSON-serialisable."""
+        encoded = json.dumps(value)
+        async with self._write() as db:
             await db.execute(
                 "INSERT INTO settings (scope, key, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                (scope, key, json.dumps(value)),
+                (scope, key, encoded),
             )
 
     async def delete_setting(self, scope: str, key: str) -> None:
-        """Remove a setting."""
-        async with self._transaction() as db:
+        """Remove a setting; removing one that is not set is harmless."""
+        async with self._write() as db:
             await db.execute("DELETE FROM settings WHERE scope = ? AND key = ?", (scope, key))
