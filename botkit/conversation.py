@@ -80,6 +80,11 @@ class Conversation:
         wanted = stored if stored is not None else list(self._settings.default_cast)
         self._cast = [cid for cid in wanted if self._characters.get(cid) is not None]
         self.scene = await self._store.get_setting(str(self.channel), SCENE_KEY) or ""
+        await self.reload_turns()
+
+    async def reload_turns(self) -> None:
+        """Re-read the recent turns from the store (after some were forgotten)."""
+        self._turns.clear()
         self._turns.extend(
             await self._store.recent_turns(self.channel, self._settings.history_turns)
         )

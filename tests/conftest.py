@@ -75,6 +75,7 @@ def make_app(tmp_path: Path, pack_dir: Path) -> AppFactory:
                 "packs": [str(pack_dir)],
                 "conversation": settings,
                 "scheduler": {"seed": 7},
+                "memory": {"enabled": False},
             }
         )
         adapter = RecordingAdapter("test")

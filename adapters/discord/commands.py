@@ -17,7 +17,7 @@ CommandRunner = Callable[[discord.Interaction, str, tuple[str, ...]], Awaitable[
 def build_command_tree(
     client: discord.Client, run: CommandRunner, names: Callable[[], Sequence[str]]
 ) -> app_commands.CommandTree[discord.Client]:
-    """A command tree with ``/character``, ``/scene``, ``/say`` and ``/botkit``.
+    """A command tree with ``/character``, ``/scene``, ``/say``, ``/memory`` and ``/botkit``.
 
     Cast and scene changes carry Manage Server as their default permission (a hint to
     server admins; botkit checks the caller's rights itself when the command runs).
@@ -70,6 +70,34 @@ def build_command_tree(
     async def say(interaction: discord.Interaction, character: str) -> None:
         await run(interaction, "say", (character,))
 
+    memory = app_commands.Group(name="memory", description="What the characters remember")
+
+    @memory.command(name="recall", description="What a character recalls about a topic")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def recall(interaction: discord.Interaction, character: str, topic: str) -> None:
+        await run(interaction, "memory", (character, *topic.split()))
+
+    @memory.command(name="forget-me", description="Erase your messages on this server")
+    async def forget_me(interaction: discord.Interaction) -> None:
+        await run(interaction, "forget", ("me",))
+
+    @memory.command(name="forget-channel", description="Erase everything said in this channel")
+    @app_commands.default_permissions(manage_guild=True)
+    async def forget_channel(interaction: discord.Interaction) -> None:
+        await run(interaction, "forget", ("channel",))
+
+    @memory.command(name="forget-user", description="Erase a member's messages on this server")
+    @app_commands.default_permissions(manage_guild=True)
+    async def forget_user(interaction: discord.Interaction, member: discord.User) -> None:
+        await run(interaction, "forget", ("user", str(member.id)))
+
+    @memory.command(name="forget-character", description="Make a character forget this channel")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def forget_character(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "forget", ("character", character))
+
     botkit = app_commands.Group(name="botkit", description="botkit itself")
 
     @botkit.command(name="status", description="Cast, backends and limits")
@@ -88,6 +116,7 @@ def build_command_tree(
         character,
         scene,
         say,
+        memory,
         botkit,
     )
     for command in commands:

@@ -49,6 +49,8 @@ COMMANDS = {
     "say": "Make a character speak next",
     "scene": "Set the scene (admins)",
     "status": "Cast, backends and limits",
+    "forget": "Erase history: channel, me, user <who>, character <name>",
+    "memory": "What a character recalls about a topic (admins)",
     "help": "What the commands do",
 }
 _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}

@@ -69,4 +69,57 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # Long-term memory: what each turn (or a note drawn from several) left behind, who
+        # witnessed it, and whether its vector is in the vector index yet.
+        "ALTER TABLE turns ADD COLUMN remembered INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX turns_to_remember ON turns (seq) WHERE remembered = 0",
+        """
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            turn_seq INTEGER UNIQUE REFERENCES turns (seq) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('turn', 'note')),
+            channel TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            server TEXT NOT NULL,
+            speaker_id TEXT NOT NULL,
+            speaker_name TEXT NOT NULL,
+            witnesses TEXT NOT NULL,
+            text TEXT NOT NULL,
+            time TEXT NOT NULL,
+            importance REAL NOT NULL,
+            embedded INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX memories_by_place ON memories (platform, server, channel)",
+        "CREATE INDEX memories_by_speaker ON memories (platform, server, speaker_id)",
+        "CREATE INDEX memories_to_embed ON memories (id) WHERE embedded = 0",
+        """
+        CREATE VIRTUAL TABLE memories_text USING fts5 (
+            speaker_name, text, content = 'memories', content_rowid = 'id',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        )
+        """,
+        """
+        CREATE TRIGGER memories_text_insert AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_text (rowid, speaker_name, text)
+                VALUES (new.id, new.speaker_name, new.text);
+        END
+        """,
+        """
+        CREATE TRIGGER memories_text_delete AFTER DELETE ON memories BEGIN
+            INSERT INTO memories_text (memories_text, rowid, speaker_name, text)
+                VALUES ('delete', old.id, old.speaker_name, old.text);
+        END
+        """,
+        """
+        CREATE TRIGGER memories_text_update AFTER UPDATE OF speaker_name, text ON memories
+        BEGIN
+            INSERT INTO memories_text (memories_text, rowid, speaker_name, text)
+                VALUES ('delete', old.id, old.speaker_name, old.text);
+            INSERT INTO memories_text (rowid, speaker_name, text)
+                VALUES (new.id, new.speaker_name, new.text);
+        END
+        """,
+    ),
 )

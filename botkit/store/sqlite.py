@@ -8,7 +8,7 @@ import enum
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +20,7 @@ from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.store.migrations import MIGRATIONS
 from botkit.transcript import Turn
 
-__all__ = ["EventStatus", "Store", "StoreError"]
+__all__ = ["EventStatus", "Store", "StoreError", "utc_text"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class EventStatus(enum.StrEnum):
     """Fully handled; a redelivery is to be ignored."""
 
 
-def _utc_text(time: datetime) -> str:
+def utc_text(time: datetime) -> str:
     """ISO-8601 UTC text of fixed width, so that text order is time order (naive means UTC)."""
     utc = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
     return utc.isoformat(timespec="microseconds")
@@ -96,6 +96,15 @@ class Store:
         self._db = db
         self._path = path
         self._lock = asyncio.Lock()
+        self._turn_listeners: list[Callable[[], None]] = []
+
+    def on_turn(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronously, after the commit) whenever a turn is stored."""
+        self._turn_listeners.append(listener)
+
+    def _turn_stored(self) -> None:
+        for listener in self._turn_listeners:
+            listener()
 
     @property
     def path(self) -> str:
@@ -147,7 +156,7 @@ class Store:
     async def _migrate_once(self) -> bool:
         """Apply the next pending migration in its own transaction; False when none is left."""
         latest = len(MIGRATIONS)
-        async with self._write() as db:
+        async with self.write() as db:
             version = int((await _one(db, "PRAGMA user_version"))[0])
             if version > latest:
                 raise StoreError(
@@ -167,8 +176,11 @@ class Store:
         return True
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction, taking SQLite's write lock at once; committed on success."""
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, taking SQLite's write lock at once; committed on success.
+
+        For botkit's own modules that keep tables in this database (memory).
+        """
         async with self._lock:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
@@ -178,18 +190,19 @@ class Store:
                 raise
             await self._db.commit()
 
-    async def _read(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
+    async def fetch(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
         """The rows of a query, never in the middle of another task's transaction."""
         async with self._lock:
             return await _all(self._db, sql, parameters)
 
-    async def _read_one(self, sql: str, parameters: Iterable[Any] = ()) -> Any:
+    async def fetch_one(self, sql: str, parameters: Iterable[Any] = ()) -> Any:
+        """The first row of a query, or None."""
         async with self._lock:
             return await _one(self._db, sql, parameters)
 
     async def schema_version(self) -> int:
         """The migration the database is at."""
-        return int((await self._read_one("PRAGMA user_version"))[0])
+        return int((await self.fetch_one("PRAGMA user_version"))[0])
 
     async def close(self) -> None:
         """Close the database; closing twice is harmless."""
@@ -214,7 +227,7 @@ class Store:
         far its handling got.
         """
         channel = event.channel
-        async with self._write() as db:
+        async with self.write() as db:
             known = await self._status_of(db, event)
             if known is not None:
                 return known
@@ -229,11 +242,12 @@ class Store:
                     int(event.author.is_bot),
                     json.dumps(list(event.mentions)),
                     event.text,
-                    _utc_text(event.time),
+                    utc_text(event.time),
                 ),
             ) as cursor:
                 seq = cursor.lastrowid
             await self._insert_event(db, event.event_id, channel, seq, EventStatus.PENDING)
+        self._turn_stored()
         return EventStatus.NEW
 
     @staticmethod
@@ -263,13 +277,13 @@ class Store:
         async with db.execute(
             "INSERT INTO events (event_id, channel, platform, server, turn_seq, status, received)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-            (event_id, *_place(channel), turn_seq, status.value, _utc_text(datetime.now(UTC))),
+            (event_id, *_place(channel), turn_seq, status.value, utc_text(datetime.now(UTC))),
         ) as cursor:
             return cursor.rowcount
 
     async def finish_event(self, event_id: str) -> None:
         """Mark a delivered event fully handled, so that a redelivery is ignored."""
-        async with self._write() as db:
+        async with self.write() as db:
             await db.execute(
                 "UPDATE events SET status = ? WHERE event_id = ?",
                 (EventStatus.DONE.value, event_id),
@@ -277,13 +291,13 @@ class Store:
 
     async def claim_event(self, event_id: str, channel: ChannelKey) -> bool:
         """Take on an event that is not a message (a command): True only the first time."""
-        async with self._write() as db:
+        async with self.write() as db:
             inserted = await self._insert_event(db, event_id, channel, None, EventStatus.DONE)
         return inserted == 1
 
     async def unfinished_messages(self) -> list[MessageEvent]:
         """Stored messages whose handling never finished, oldest first, for crash recovery."""
-        rows = await self._read(
+        rows = await self.fetch(
             "SELECT e.event_id, t.channel, t.speaker_id, t.speaker_name, t.is_bot, t.text,"
             " t.message_id, t.time, t.mentions, t.reply_to"
             " FROM events e JOIN turns t ON t.seq = e.turn_seq"
@@ -310,10 +324,10 @@ class Store:
         Messages stay in the transcript, and a later redelivery of one is still known as done.
         """
         async with (
-            self._write() as db,
+            self.write() as db,
             db.execute(
                 "DELETE FROM events WHERE status = ? AND received < ?",
-                (EventStatus.DONE.value, _utc_text(older_than)),
+                (EventStatus.DONE.value, utc_text(older_than)),
             ) as cursor,
         ):
             return cursor.rowcount
@@ -334,22 +348,23 @@ class Store:
         If the platform already delivered that message back as an incoming one, the
         character's record replaces it.
         """
-        async with self._write() as db:
+        async with self.write() as db:
             await db.execute(
                 f"INSERT INTO turns ({_TURN_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)"
                 " ON CONFLICT (channel, message_id) WHERE message_id IS NOT NULL DO UPDATE SET"
                 " reply_to = excluded.reply_to, speaker_id = excluded.speaker_id,"
                 " speaker_name = excluded.speaker_name, is_character = 1, is_bot = 1,"
-                " mentions = '[]', text = excluded.text, time = excluded.time",
-                (*_place(channel), message_id, reply_to, character_id, name, text, _utc_text(time)),
+                " mentions = '[]', text = excluded.text, time = excluded.time, remembered = 0",
+                (*_place(channel), message_id, reply_to, character_id, name, text, utc_text(time)),
             )
+        self._turn_stored()
 
     async def recent_turns(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """The channel's last ``limit`` turns, humans' and characters', oldest first."""
         if limit <= 0:
             return []
-        rows = await self._read(
+        rows = await self.fetch(
             "SELECT speaker_id, speaker_name, text, is_character, time, message_id, reply_to"
             " FROM turns WHERE channel = ? ORDER BY seq DESC LIMIT ?",
             (str(channel), limit),
@@ -361,7 +376,7 @@ class Store:
 
     async def character_of_message(self, channel: ChannelKey, message_id: str) -> str | None:
         """The id of the character that posted ``message_id`` in ``channel``, if one did."""
-        row = await self._read_one(
+        row = await self.fetch_one(
             "SELECT speaker_id FROM turns"
             " WHERE channel = ? AND message_id = ? AND is_character = 1",
             (str(channel), message_id),
@@ -370,12 +385,12 @@ class Store:
 
     async def count_turns(self, channel: ChannelKey) -> int:
         """How many turns the channel's transcript holds."""
-        row = await self._read_one("SELECT count(*) FROM turns WHERE channel = ?", (str(channel),))
+        row = await self.fetch_one("SELECT count(*) FROM turns WHERE channel = ?", (str(channel),))
         return int(row[0])
 
     async def get_cast(self, channel: ChannelKey) -> list[str] | None:
         """The channel's cast in order, or None if it was never set."""
-        row = await self._read_one(
+        row = await self.fetch_one(
             "SELECT character_ids FROM casts WHERE channel = ?", (str(channel),)
         )
         return None if row is None else [str(item) for item in json.loads(row[0])]
@@ -383,7 +398,7 @@ class Store:
     async def set_cast(self, channel: ChannelKey, character_ids: Sequence[str]) -> None:
         """Replace the channel's cast (the order is kept)."""
         encoded = json.dumps(list(character_ids))
-        async with self._write() as db:
+        async with self.write() as db:
             await db.execute(
                 "INSERT INTO casts (channel, platform, server, character_ids) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (channel) DO UPDATE SET character_ids = excluded.character_ids",
@@ -392,7 +407,7 @@ class Store:
 
     async def get_setting(self, scope: str, key: str) -> Any | None:
         """A stored setting's value, or None if it is not set."""
-        row = await self._read_one(
+        row = await self.fetch_one(
             "SELECT value FROM settings WHERE scope = ? AND key = ?", (scope, key)
         )
         return None if row is None else json.loads(row[0])
@@ -400,7 +415,7 @@ class Store:
     async def set_setting(self, scope: str, key: str, value: Any) -> None:
         """Store a setting; ``value`` must be JSON-serialisable."""
         encoded = json.dumps(value)
-        async with self._write() as db:
+        async with self.write() as db:
             await db.execute(
                 "INSERT INTO settings (scope, key, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
@@ -409,5 +424,5 @@ class Store:
 
     async def delete_setting(self, scope: str, key: str) -> None:
         """Remove a setting; removing one that is not set is harmless."""
-        async with self._write() as db:
+        async with self.write() as db:
             await db.execute("DELETE FROM settings WHERE scope = ? AND key = ?", (scope, key))

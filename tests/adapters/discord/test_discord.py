@@ -69,7 +69,13 @@ async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Come in out of the fog, love.") as app:
-        assert {c["name"] for c in fake.commands} == {"character", "scene", "say", "botkit"}
+        assert {c["name"] for c in fake.commands} == {
+            "character",
+            "scene",
+            "say",
+            "memory",
+            "botkit",
+        }
         await fake.say(ANN, "Mira, is there a room free tonight?")
         await until(lambda: bool(webhook_posts(fake)))
         await app.wait_idle()
@@ -273,3 +279,38 @@ async def test_streaming_posts_early_and_edits_the_message_as_it_grows(
         assert all(b.startswith(a) for a, b in pairwise(contents))
         turns = await app.store.recent_turns(ROOM, 10)
         assert (turns[-1].text, turns[-1].message_id) == (reply, posts[0].message_id)
+
+
+async def test_memory_commands_forget_a_member_and_guard_recall(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async def run(subcommand: str, *options: dict[str, Any], permissions: int) -> str:
+        before = len(followups(fake))
+        await fake.command(
+            ANN, "memory", list(options), permissions=permissions, subcommand=subcommand
+        )
+        await until(lambda: len(followups(fake)) > before)
+        await app.wait_idle()
+        return followups(fake)[-1]
+
+    async with running(fake, tmp_path, pack_dir, "Noted.") as app:
+        await fake.say(ANN, "Mira, my horse is called Thistle.")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        assert app.memory is not None
+        await app.memory.flush()
+        refused = await run(
+            "recall", option("character", "Mira"), option("topic", "horse"), permissions=0
+        )
+        assert refused.startswith("Cannot do that: /memory changes this channel")
+        shown = await run(
+            "recall",
+            option("character", "Mira"),
+            option("topic", "horse name"),
+            permissions=OWNER_PERMISSIONS,
+        )
+        assert "Ann: Mira, my horse is called Thistle." in shown
+        forgot = await run("forget-me", permissions=0)
+        assert forgot == "Forgot your messages on this server: 1 message and 1 memory."
+        turns = await app.store.recent_turns(ROOM, 10)
+        assert [t.speaker_name for t in turns] == ["Mira"]

@@ -1,0 +1,1 @@
+"""Offline evaluations of botkit's parts on datasets (``botkit eval ...``)."""

@@ -1,0 +1,309 @@
+"""Memory's tables in the store's SQLite database: records, their witnesses and full text.
+
+SQLite is the memory's source of truth: the vector index only ever holds copies of rows
+here (keyed by row id), so a lost or rebuilt index is re-filled from these tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botkit.events import ChannelKey
+from botkit.memory.records import Memory, MemoryKind, Scope
+from botkit.store import Store
+from botkit.store.sqlite import utc_text
+
+__all__ = ["MemoryLedger", "PendingTurn"]
+
+_COLUMNS = (
+    "m.id, m.kind, m.channel, m.speaker_id, m.speaker_name, m.text, m.time, m.importance,"
+    " m.witnesses, m.turn_seq"
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTurn:
+    """A stored turn that is not in memory yet."""
+
+    seq: int
+    channel: ChannelKey
+    speaker_id: str
+    speaker_name: str
+    is_character: bool
+    text: str
+    time: datetime
+
+
+def _witness_text(witnesses: Iterable[str]) -> str:
+    """Witness ids as ``" mira bram "``, so one id is found with ``instr(' mira ')``."""
+    return " " + " ".join(sorted(set(witnesses))) + " "
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    return Memory(
+        id=int(row[0]),
+        kind=row[1],
+        channel=ChannelKey.parse(row[2]),
+        speaker_id=row[3],
+        speaker_name=row[4],
+        text=row[5],
+        time=datetime.fromisoformat(row[6]),
+        importance=float(row[7]),
+        witnesses=frozenset(row[8].split()),
+        turn_seq=row[9],
+    )
+
+
+def _pending(row: Sequence[Any]) -> PendingTurn:
+    return PendingTurn(
+        row[0],
+        ChannelKey.parse(row[1]),
+        row[2],
+        row[3],
+        bool(row[4]),
+        row[5],
+        datetime.fromisoformat(row[6]),
+    )
+
+
+def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
+    """The WHERE conditions (on alias ``m``) that keep a query inside ``scope``."""
+    conditions = ["m.platform = ?", "m.server = ?"]
+    parameters: list[Any] = [scope.platform, scope.server]
+    if scope.channel is not None:
+        conditions.append("m.channel = ?")
+        parameters.append(str(scope.channel))
+    if scope.character is not None:
+        conditions.append("instr(m.witnesses, ?) > 0")
+        parameters.append(f" {scope.character} ")
+    return " AND ".join(conditions), parameters
+
+
+def match_expression(text: str) -> str:
+    """An FTS5 query matching any word of ``text`` (each word quoted, so none is syntax)."""
+    words = dict.fromkeys(word.casefold() for word in _WORD.findall(text))
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+class MemoryLedger:
+    """Reads and writes memory records in the store, always within a scope."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def pending_turns(self, limit: int) -> list[PendingTurn]:
+        """Stored turns not yet remembered, oldest first."""
+        rows = await self._store.fetch(
+            "SELECT seq, channel, speaker_id, speaker_name, is_character, text, time"
+            " FROM turns WHERE remembered = 0 ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [_pending(row) for row in rows]
+
+    async def remember_turns(
+        self, turns: Sequence[tuple[PendingTurn, frozenset[str], float]]
+    ) -> None:
+        """Record turns as memories, each with its witnesses and importance.
+
+        A turn deleted meanwhile is skipped; a turn remembered before (then edited) is
+        updated and queued for its vector again.
+        """
+        async with self._store.write() as db:
+            for turn, witnesses, importance in turns:
+                channel = turn.channel
+                await db.execute(
+                    "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
+                    " speaker_id, speaker_name, witnesses, text, time, importance)"
+                    " SELECT seq, 'turn', channel, platform, server, speaker_id, speaker_name,"
+                    " ?, text, time, ? FROM turns WHERE seq = ?"
+                    " ON CONFLICT (turn_seq) DO UPDATE SET speaker_id = excluded.speaker_id,"
+                    " speaker_name = excluded.speaker_name, text = excluded.text,"
+                    " time = excluded.time, importance = excluded.importance, embedded = 0",
+                    (_witness_text(witnesses), importance, turn.seq),
+                )
+                await db.execute(
+                    "UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?",
+                    (turn.seq, str(channel)),
+                )
+
+    async def add_note(
+        self,
+        *,
+        channel: ChannelKey,
+        speaker_id: str,
+        speaker_name: str,
+        text: str,
+        time: datetime,
+        importance: float,
+        witnesses: Iterable[str],
+        kind: MemoryKind = "note",
+    ) -> int:
+        """Store a note drawn from several turns; returns its id."""
+        async with (
+            self._store.write() as db,
+            db.execute(
+                "INSERT INTO memories (turn_seq, kind, channel, platform, server, speaker_id,"
+                " speaker_name, witnesses, text, time, importance)"
+                " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    str(channel),
+                    channel.platform,
+                    channel.server,
+                    speaker_id,
+                    speaker_name,
+                    _witness_text(witnesses),
+                    text,
+                    utc_text(time),
+                    importance,
+                ),
+            ) as cursor,
+        ):
+            return int(cursor.lastrowid or 0)
+
+    async def unembedded(self, limit: int) -> list[Memory]:
+        """Memories whose vector is not in the vector index yet, oldest first."""
+        rows = await self._store.fetch(
+            f"SELECT {_COLUMNS} FROM memories m WHERE m.embedded = 0 ORDER BY m.id LIMIT ?",
+            (limit,),
+        )
+        return [_memory(row) for row in rows]
+
+    async def mark_embedded(self, memories: Sequence[Memory]) -> None:
+        """Note that these memories' vectors are in the index (unless edited meanwhile)."""
+        async with self._store.write() as db:
+            await db.executemany(
+                "UPDATE memories SET embedded = 1 WHERE id = ? AND text = ?",
+                [(m.id, m.text) for m in memories],
+            )
+
+    async def mark_all_unembedded(self) -> None:
+        """Queue every memory for a new vector (the embedding model changed)."""
+        async with self._store.write() as db:
+            await db.execute("UPDATE memories SET embedded = 0")
+
+    async def search_text(self, query: str, scope: Scope, limit: int) -> list[int]:
+        """Ids of the memories in ``scope`` whose words best match ``query`` (BM25), best first."""
+        expression = match_expression(query)
+        if not expression:
+            return []
+        where, parameters = _scope_sql(scope)
+        rows = await self._store.fetch(
+            "SELECT m.id FROM memories_text JOIN memories m ON m.id = memories_text.rowid"
+            f" WHERE memories_text MATCH ? AND {where} ORDER BY bm25(memories_text) LIMIT ?",
+            (expression, *parameters, limit),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def get(self, ids: Iterable[int], scope: Scope) -> list[Memory]:
+        """The memories with these ids that lie inside ``scope`` (others are left out)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        where, parameters = _scope_sql(scope)
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._store.fetch(
+            f"SELECT {_COLUMNS} FROM memories m WHERE m.id IN ({marks}) AND {where}",
+            (*wanted, *parameters),
+        )
+        return [_memory(row) for row in rows]
+
+    async def count(self, scope: Scope) -> int:
+        """How many memories lie inside ``scope``."""
+        where, parameters = _scope_sql(scope)
+        row = await self._store.fetch_one(
+            f"SELECT count(*) FROM memories m WHERE {where}", parameters
+        )
+        return int(row[0])
+
+    async def forget_turns(self, where: str, parameters: Sequence[Any]) -> tuple[int, list[int]]:
+        """Delete the turns matching ``where`` (on alias ``t``) and the memories drawn from them.
+
+        Returns how many turns went and the ids of the deleted memories (for the vector
+        index). Their delivery records stay, marked done, so a redelivery is not stored again.
+        """
+        async with self._store.write() as db:
+            async with db.execute(
+                f"SELECT m.id FROM memories m JOIN turns t ON t.seq = m.turn_seq WHERE {where}",
+                parameters,
+            ) as cursor:
+                memory_ids = [int(row[0]) for row in await cursor.fetchall()]
+            await db.execute(
+                f"UPDATE events SET turn_seq = NULL, status = 'done' WHERE turn_seq IN"
+                f" (SELECT t.seq FROM turns t WHERE {where})",
+                parameters,
+            )
+            async with db.execute(f"DELETE FROM turns AS t WHERE {where}", parameters) as cursor:
+                turns = cursor.rowcount
+        return turns, memory_ids
+
+    async def forget_notes(self, scope: Scope) -> list[int]:
+        """Delete the notes inside ``scope``; returns their ids."""
+        where, parameters = _scope_sql(scope)
+        async with self._store.write() as db:
+            async with db.execute(
+                f"SELECT m.id FROM memories m WHERE m.kind = 'note' AND {where}", parameters
+            ) as cursor:
+                ids = [int(row[0]) for row in await cursor.fetchall()]
+            await db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in ids])
+        return ids
+
+    async def unwitness(self, scope: Scope) -> list[int]:
+        """Remove ``scope.character`` from the witnesses of every memory in ``scope``.
+
+        Memories nobody witnesses any more are deleted. Returns the ids changed.
+        """
+        if scope.character is None:
+            raise ValueError("unwitness needs a character")
+        where, parameters = _scope_sql(scope)
+        async with self._store.write() as db:
+            async with db.execute(
+                f"SELECT m.id FROM memories m WHERE {where}", parameters
+            ) as cursor:
+                ids = [int(row[0]) for row in await cursor.fetchall()]
+            await db.executemany(
+                "UPDATE memories SET witnesses = replace(witnesses, ?, ' ') WHERE id = ?",
+                [(f" {scope.character} ", i) for i in ids],
+            )
+            await db.execute("DELETE FROM memories WHERE kind = 'note' AND trim(witnesses) = ''")
+        return ids
+
+    async def setting(self, key: str) -> Any:
+        """A memory-wide setting (such as the embedding model in use)."""
+        return await self._store.get_setting("memory", key)
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        """Store a memory-wide setting."""
+        await self._store.set_setting("memory", key, value)
+
+    async def backlog(self) -> int:
+        """Turns not yet remembered plus memories not yet in the vector index."""
+        row = await self._store.fetch_one(
+            "SELECT (SELECT count(*) FROM turns WHERE remembered = 0)"
+            " + (SELECT count(*) FROM memories WHERE embedded = 0)"
+        )
+        return int(row[0])
+
+    async def turns_after(self, channel: ChannelKey, seq: int, limit: int) -> list[PendingTurn]:
+        """Up to ``limit`` turns of ``channel`` stored after ``seq``, oldest first."""
+        rows = await self._store.fetch(
+            "SELECT seq, channel, speaker_id, speaker_name, is_character, text, time"
+            " FROM turns WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (str(channel), seq, limit),
+        )
+        return [_pending(row) for row in rows]
+
+    async def find_author(self, channel: ChannelKey, who: str) -> tuple[str, str] | None:
+        """A human on ``channel``'s server by id or display name: (id, name), or None."""
+        row = await self._store.fetch_one(
+            "SELECT speaker_id, speaker_name FROM turns WHERE platform = ? AND server = ?"
+            " AND is_character = 0 AND (speaker_id = ? OR lower(speaker_name) = lower(?))"
+            " ORDER BY seq DESC LIMIT 1",
+            (channel.platform, channel.server, who, who),
+        )
+        return None if row is None else (str(row[0]), str(row[1]))

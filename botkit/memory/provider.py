@@ -1,0 +1,71 @@
+"""Puts a speaker's recalled memories into its prompt, each tagged with who said it and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from botkit.context import ContextRequest
+from botkit.memory.records import Memory, Scope
+from botkit.memory.service import MemoryService
+
+__all__ = ["MemoryProvider", "describe_age", "format_memory"]
+
+QUERY_TURNS = 2
+
+
+def describe_age(then: datetime, now: datetime) -> str:
+    """How long ago ``then`` was, in words ("3 weeks ago")."""
+    seconds = max(0.0, (now - then).total_seconds())
+    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("week", 604_800)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    days = int(seconds // 86_400)
+    if days:
+        return "yesterday" if days == 1 else f"{days} days ago"
+    hours = int(seconds // 3600)
+    if hours:
+        return f"{hours} hour{'s' if hours > 1 else ''} ago"
+    minutes = int(seconds // 60)
+    return f"{minutes} minute{'s' if minutes > 1 else ''} ago" if minutes else "just now"
+
+
+def format_memory(memory: Memory, now: datetime) -> str:
+    """One memory as the prompt shows it: ``Remembered (date, 3 weeks ago) Ann: text``."""
+    when = f"{memory.time:%Y-%m-%d}, {describe_age(memory.time, now)}"
+    if memory.kind == "note":
+        return f"Remembered ({when}): {memory.text}"
+    return f"Remembered ({when}) {memory.speaker_name}: {memory.text}"
+
+
+class MemoryProvider:
+    """Recalls what the speaker witnessed that bears on the last turns.
+
+    Memories of turns the prompt already shows (the channel's recent turns) are left out.
+    """
+
+    def __init__(self, memory: MemoryService) -> None:
+        self._memory = memory
+
+    async def retrieve(self, request: ContextRequest) -> list[str]:
+        """The speaker's most fitting memories, best first, as prompt lines."""
+        recent = request.transcript[-QUERY_TURNS:]
+        query = "\n".join(turn.text for turn in recent)
+        if not query.strip():
+            return []
+        now = datetime.now(UTC)
+        channel = request.channel
+        shown_since = request.transcript[0].time if request.transcript else now
+
+        def shown(memory: Memory) -> bool:
+            return (
+                memory.channel == channel and memory.kind == "turn" and memory.time >= shown_since
+            )
+
+        scope = Scope.of(
+            channel,
+            character=request.speaker.id,
+            whole_server=self._memory.settings.share == "server",
+        )
+        found = await self._memory.recall(query, scope, now=now, exclude=shown)
+        return [format_memory(r.memory, now) for r in found]

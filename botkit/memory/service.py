@@ -1,0 +1,242 @@
+"""Long-term memory: remembers every turn behind the reply path, recalls within a scope.
+
+Turns are written to SQLite by the store before any reply; this service copies them into
+memory records (with their witnesses and importance) and the vector index in the
+background, in batches. On start it catches up on whatever a crash left behind; on close
+it flushes what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from botkit.events import ChannelKey
+from botkit.memory.embeddings import Embedder, EmbeddingError
+from botkit.memory.importance import importance_of
+from botkit.memory.ledger import MemoryLedger
+from botkit.memory.notes import NoteTaker
+from botkit.memory.ranking import fuse, rank
+from botkit.memory.records import Memory, Recollection, Scope
+from botkit.memory.settings import MemorySettings
+from botkit.memory.vectors import VectorIndex, VectorIndexError
+from botkit.store import Store
+
+__all__ = ["CastLookup", "Forgotten", "MemoryService"]
+
+log = logging.getLogger(__name__)
+
+CastLookup = Callable[[ChannelKey], Awaitable[Sequence[str]]]
+"""The ids of the characters present in a channel now."""
+
+BATCH = 64
+RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What a forget removed."""
+
+    turns: int
+    memories: int
+
+
+class MemoryService:
+    """Remembers turns in the background and recalls the memories that matter now."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        embedder: Embedder,
+        vectors: VectorIndex,
+        cast_of: CastLookup,
+        settings: MemorySettings,
+        notes: NoteTaker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ledger = MemoryLedger(store)
+        self.vectors = vectors
+        self._embedder = embedder
+        self._cast_of = cast_of
+        self._notes = notes
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._task: asyncio.Task[None] | None = None
+        self._dense_failing = False
+        store.on_turn(self.wake)
+
+    async def start(self) -> int:
+        """Check the index matches the embedding model and start writing in the background.
+
+        Returns how many stored turns and memories were waiting to be indexed.
+        """
+        if await self.ledger.setting("embedder") != self._embedder.name:
+            await self.ledger.mark_all_unembedded()
+            await self.ledger.set_setting("embedder", self._embedder.name)
+        waiting = await self.ledger.backlog()
+        self._task = asyncio.create_task(self._run(), name="botkit-memory-writer")
+        self.wake()
+        return waiting
+
+    def wake(self) -> None:
+        """Tell the writer there is something new to remember."""
+        self._requested += 1
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Return once everything stored so far is remembered and indexed."""
+        self.wake()
+        target = self._requested
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._completed >= target)
+
+    async def aclose(self) -> None:
+        """Flush pending writes (for at most ``flush_seconds``), then stop."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self.flush(), self.settings.flush_seconds)
+            except TimeoutError:
+                log.warning(
+                    "memory: %d turn(s) not indexed yet; they will be at the next start",
+                    await self.ledger.backlog(),
+                )
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._embedder.aclose()
+        await self.vectors.aclose()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            target = self._requested
+            try:
+                await self._drain()
+            except (EmbeddingError, VectorIndexError) as error:
+                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                failures += 1
+                log.warning("memory: %s; retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                self._wake.set()
+                continue
+            except Exception:
+                log.exception("memory writer failed; retrying")
+                await asyncio.sleep(RETRY_SECONDS[0])
+                self._wake.set()
+                continue
+            failures = 0
+            async with self._progress:
+                self._completed = max(self._completed, target)
+                self._progress.notify_all()
+
+    async def _drain(self) -> None:
+        while True:
+            async with self._lock:
+                turns = await self.ledger.pending_turns(BATCH)
+                if turns:
+                    casts: dict[ChannelKey, frozenset[str]] = {}
+                    items = []
+                    for turn in turns:
+                        if turn.channel not in casts:
+                            casts[turn.channel] = frozenset(await self._cast_of(turn.channel))
+                        present = casts[turn.channel]
+                        if turn.is_character:
+                            present |= {turn.speaker_id}
+                        items.append((turn, present, importance_of(turn.text)))
+                    await self.ledger.remember_turns(items)
+                    if self._notes is not None:
+                        self._notes.saw(list(casts))
+                    continue
+                memories = await self.ledger.unembedded(BATCH)
+                if memories:
+                    vectors = await self._embedder.embed([_indexed_text(m) for m in memories])
+                    await self.vectors.upsert(memories, vectors)
+                    await self.ledger.mark_embedded(memories)
+                    continue
+            if self._notes is not None and await self._notes.take(self.ledger, self._cast_of):
+                continue
+            return
+
+    async def recall(
+        self,
+        query: str,
+        scope: Scope,
+        *,
+        now: datetime,
+        limit: int | None = None,
+        exclude: Callable[[Memory], bool] | None = None,
+    ) -> list[Recollection]:
+        """The memories inside ``scope`` that matter most for ``query`` now, best first."""
+        settings = self.settings
+        weights = settings.weights
+        wanted = limit or settings.recall
+        dense: list[int] = []
+        similar: set[int] = set()
+        if weights.dense > 0 and query.strip():
+            try:
+                vector = await self._embedder.embed([query])
+                found = await self.vectors.query(vector[0], scope, settings.candidates)
+            except (EmbeddingError, VectorIndexError) as error:
+                if not self._dense_failing:
+                    log.warning("memory: recalling by words only: %s", error)
+                self._dense_failing = True
+            else:
+                self._dense_failing = False
+                dense = [i for i, _ in found]
+                similar = {i for i, s in found if s >= settings.min_similarity}
+        lexical: list[int] = []
+        if weights.lexical > 0:
+            lexical = await self.ledger.search_text(query, scope, settings.candidates)
+        keep = similar | set(lexical) if weights.lexical > 0 else set(dense)
+        relevance = fuse([(weights.dense, dense), (weights.lexical, lexical)], weights.rrf_k)
+        memories = await self.ledger.get((i for i in relevance if i in keep), scope)
+        if exclude is not None:
+            memories = [m for m in memories if not exclude(m)]
+        return rank(memories, relevance, now=now, weights=weights)[:wanted]
+
+    async def forget_channel(self, channel: ChannelKey) -> Forgotten:
+        """Delete everything said in ``channel``, and the notes drawn from it."""
+        async with self._lock:
+            turns, ids = await self.ledger.forget_turns("t.channel = ?", (str(channel),))
+            scope = Scope(channel.platform, channel.server, channel)
+            ids += await self.ledger.forget_notes(scope)
+            await self.vectors.delete(ids)
+        return Forgotten(turns, len(ids))
+
+    async def forget_author(self, channel: ChannelKey, author_id: str) -> Forgotten:
+        """Delete everything ``author_id`` said anywhere on ``channel``'s server."""
+        async with self._lock:
+            turns, ids = await self.ledger.forget_turns(
+                "t.platform = ? AND t.server = ? AND t.speaker_id = ? AND t.is_character = 0",
+                (channel.platform, channel.server, author_id),
+            )
+            await self.vectors.delete(ids)
+        return Forgotten(turns, len(ids))
+
+    async def forget_character(self, channel: ChannelKey, character_id: str) -> Forgotten:
+        """Make ``character_id`` forget everything it witnessed in ``channel``."""
+        async with self._lock:
+            scope = Scope(channel.platform, channel.server, channel, character_id)
+            ids = await self.ledger.unwitness(scope)
+            kept = {
+                m.id for m in await self.ledger.get(ids, Scope(channel.platform, channel.server))
+            }
+            await self.vectors.delete([i for i in ids if i not in kept])
+            await self.vectors.unwitness(sorted(kept), character_id)
+        return Forgotten(0, len(ids))
+
+
+def _indexed_text(memory: Memory) -> str:
+    """What a memory's vector is made from: the line with its speaker, as people recall it."""
+    return memory.text if memory.kind == "note" else f"{memory.speaker_name}: {memory.text}"
