@@ -92,17 +92,29 @@ def option(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "type": 3, "value": value}
 
 
+async def answer_to(
+    fake: FakeDiscord,
+    app: App,
+    command: str,
+    subcommand: str,
+    *options: dict[str, Any],
+    permissions: int,
+) -> str:
+    """Run ``/command subcommand`` as Ann and return the answer posted to her."""
+    before = len(followups(fake))
+    await fake.command(ANN, command, list(options), permissions=permissions, subcommand=subcommand)
+    await until(lambda: len(followups(fake)) > before)
+    await app.wait_idle()
+    return followups(fake)[-1]
+
+
 async def test_cast_commands_need_manage_server(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
     async def run(subcommand: str, *options: dict[str, Any], permissions: int) -> str:
-        before = len(followups(fake))
-        await fake.command(
-            ANN, "character", list(options), permissions=permissions, subcommand=subcommand
+        return await answer_to(
+            fake, app, "character", subcommand, *options, permissions=permissions
         )
-        await until(lambda: len(followups(fake)) > before)
-        await app.wait_idle()
-        return followups(fake)[-1]
 
     async with running(fake, tmp_path, pack_dir, "Hello.") as app:
         refused = await run("add", option("character", "wren"), permissions=0)
@@ -285,13 +297,7 @@ async def test_memory_commands_forget_a_member_and_guard_recall(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
     async def run(subcommand: str, *options: dict[str, Any], permissions: int) -> str:
-        before = len(followups(fake))
-        await fake.command(
-            ANN, "memory", list(options), permissions=permissions, subcommand=subcommand
-        )
-        await until(lambda: len(followups(fake)) > before)
-        await app.wait_idle()
-        return followups(fake)[-1]
+        return await answer_to(fake, app, "memory", subcommand, *options, permissions=permissions)
 
     async with running(fake, tmp_path, pack_dir, "Noted.") as app:
         await fake.say(ANN, "Mira, my horse is called Thistle.")
