@@ -213,14 +213,6 @@ class MemoryLedger:
         )
         return [_memory(row) for row in rows]
 
-    async def count(self, scope: Scope) -> int:
-        """How many memories lie inside ``scope``."""
-        where, parameters = _scope_sql(scope)
-        row = await self._store.fetch_one(
-            f"SELECT count(*) FROM memories m WHERE {where}", parameters
-        )
-        return int(row[0])
-
     async def forget_turns(self, where: str, parameters: Sequence[Any]) -> tuple[int, list[int]]:
         """Delete the turns matching ``where`` (on alias ``t``) and the memories drawn from them.
 
