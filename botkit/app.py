@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import signal
@@ -33,8 +34,10 @@ from botkit.memory.service import MemoryService
 from botkit.memory.vectors import VectorIndexError
 from botkit.router import Router
 from botkit.scheduler import (
-    AddressPolicy,
     ComposedScheduler,
+    ManualPolicy,
+    ModelPolicy,
+    RoundRobinPolicy,
     Scheduler,
     ScoringPolicy,
     ScoringWeights,
@@ -89,7 +92,7 @@ class App:
         self._router: Router | None = None
         self._backends: BackendSet | None = None
         self.characters = CharacterRegistry()
-        self.scheduler: Scheduler = AddressPolicy()
+        self.scheduler = ComposedScheduler(policies={"manual": ManualPolicy()}, default="manual")
         self.commands = CommandService(
             characters=self.characters,
             status=self._status,
@@ -165,13 +168,7 @@ class App:
         """The settings with the default cast resolved and checked against the packs."""
         if not settings.default_cast:
             cast = tuple(c.id for c in self.characters.all()[: min(4, settings.max_cast)])
-            return ConversationSettings(
-                max_hops=settings.max_hops,
-                history_turns=settings.history_turns,
-                max_message_chars=settings.max_message_chars,
-                default_cast=cast,
-                max_cast=settings.max_cast,
-            )
+            return dataclasses.replace(settings, default_cast=cast)
         unknown = [cid for cid in settings.default_cast if self.characters.get(cid) is None]
         if unknown:
             raise ConfigurationError(
@@ -226,16 +223,27 @@ class App:
                 await backend.load()
                 self._progress(f"Model ready in {loop.time() - started:.1f} s.")
 
-    def _scheduler(self) -> Scheduler:
+    def _scheduler(self) -> ComposedScheduler:
+        """Every policy a channel may choose, with the configured one as the default."""
+        assert self._backends is not None
         options = self.config.scheduler
-        address = AddressPolicy()
-        if options.policy == "address":
-            return address
         scoring = ScoringPolicy(
             weights=ScoringWeights(max_group_speakers=options.max_group_speakers),
             rng=random.Random(options.seed),
         )
-        return ComposedScheduler(address=address, fallback=scoring)
+        try:
+            backend = (
+                self._backends.named(options.backend) if options.backend else self._backends.default
+            )
+        except KeyError as error:
+            raise ConfigurationError(f"scheduler.backend: {error.args[0]}") from None
+        policies: dict[str, Scheduler] = {
+            "scoring": scoring,
+            "model": ModelPolicy(backend=backend, fallback=scoring, timeout=options.model_timeout),
+            "round-robin": RoundRobinPolicy(),
+            "manual": ManualPolicy(),
+        }
+        return ComposedScheduler(policies=policies, default=options.policy)
 
     def _build_adapters(self) -> dict[str, Adapter]:
         context = AdapterContext(
@@ -354,15 +362,18 @@ class App:
             channel=event.channel, text=answer, command=event
         )
 
-    async def _status(self) -> list[str]:
+    async def _status(self, conversation: Conversation) -> list[str]:
         assert self._backends is not None
+        settings = self._settings_in_use
         backends = ", ".join(
             f"{b.name} ({type(b).__name__}, {b.context_window} tokens)"
             for b in self._backends.all()
         )
         return [
             f"Backends: {backends}",
-            f"Turn-taking: {self.scheduler.name}; at most "
-            f"{self._settings_in_use.max_hops} character follow-ups per message",
+            f"Turn-taking: {conversation.policy} (of {', '.join(self.scheduler.policies)}); "
+            f"at most {settings.max_hops} character follow-ups and {settings.turn_budget} "
+            "character turns per message"
+            + (f"; muted: {', '.join(sorted(conversation.muted))}" if conversation.muted else ""),
             f"Active channels: {self.router.active_channels}",
         ]

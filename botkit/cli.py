@@ -12,14 +12,25 @@ from pathlib import Path
 
 from botkit import __version__
 from botkit.app import App, ConfigurationError
+from botkit.backends.base import ChatBackend
+from botkit.backends.factory import build_backends
+from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.model_files import ModelNotFound
 from botkit.characters import CharacterValidationError, check_paths
-from botkit.config import Config, ConfigError, SchedulerConfig, load_config, parse_config
+from botkit.config import Config, ConfigError, load_config, parse_config
 from botkit.evaluation.memory_data import DatasetError, load_dataset
 from botkit.evaluation.memory_eval import evaluate_memory, format_result
+from botkit.evaluation.turns_data import TurnsConversation, load_turns
+from botkit.evaluation.turns_eval import (
+    BASELINES,
+    build_policy,
+    evaluate_turns,
+    format_turns_result,
+)
 from botkit.memory.embeddings import EmbeddingError
 from botkit.memory.vectors import VectorIndexError
 from botkit.redaction import install_redaction, secrets_in
+from botkit.scheduler.catalog import POLICY_SUMMARIES
 from botkit.store import StoreError
 
 __all__ = ["main"]
@@ -91,6 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--k", default="5,10", help="comma-separated cut-offs (default 5,10)")
     memory.add_argument("--config", type=Path, help="config file whose memory settings to use")
     memory.set_defaults(func=_eval_memory)
+    turns = evaluations.add_parser(
+        "turns", help="who-speaks-next accuracy, NOBODY precision/recall, dominance, latency"
+    )
+    turns.add_argument("--data", type=Path, required=True, help="conversations (JSON Lines)")
+    turns.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        help="policy to measure: scoring, model, round-robin or manual (repeat, or comma-separate)",
+    )
+    turns.add_argument(
+        "--config", type=Path, help="config file whose backends the model policy uses"
+    )
+    turns.add_argument("--seed", type=int, default=0, help="seed for scoring and random choices")
+    turns.set_defaults(func=_eval_turns)
     return parser
 
 
@@ -117,7 +143,7 @@ def _chat(args: argparse.Namespace) -> int:
     scheduler = config.scheduler
     backends = dict(config.backends)
     if args.seed is not None:
-        scheduler = SchedulerConfig(scheduler.policy, scheduler.max_group_speakers, args.seed)
+        scheduler = dataclasses.replace(scheduler, seed=args.seed)
         backends = {
             name: dataclasses.replace(b, options={"seed": args.seed, **b.options})
             if b.type == "llamacpp"
@@ -155,6 +181,52 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 1
     print("all characters are valid", file=sys.stderr)
+    return 0
+
+
+def _eval_turns(args: argparse.Namespace) -> int:
+    names = [n.strip() for value in args.policy for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in POLICY_SUMMARIES]
+    if unknown or not names:
+        known, given = ", ".join(POLICY_SUMMARIES), ", ".join(unknown) or "none"
+        raise ConfigError([f"--policy: expected {known}, got {given}"], "eval turns")
+    conversations = load_turns(args.data)
+    config = load_config(args.config) if args.config else parse_config({})
+    return asyncio.run(
+        _run_turns_eval(config, list(dict.fromkeys(names)), conversations, args.seed)
+    )
+
+
+async def _run_turns_eval(
+    config: Config, names: list[str], conversations: list[TurnsConversation], seed: int
+) -> int:
+    backends: dict[str, ChatBackend] = {}
+    if "model" in names:
+        backends = build_backends(config.backends)
+    try:
+        backend_name = config.scheduler.backend or config.default_backend
+        if "model" in names:
+            backend = backends[backend_name]
+            if isinstance(backend, LlamaCppBackend):
+                _progress(f"Loading model {backend.model_path.name} …")
+                await backend.load()
+        policies = [
+            (
+                name,
+                build_policy(
+                    name,
+                    seed=seed,
+                    backend=lambda: backends[backend_name],
+                    timeout=config.scheduler.model_timeout,
+                ),
+            )
+            for name in [*names, *BASELINES]
+        ]
+        result = await evaluate_turns(conversations, policies, progress=_progress)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+    print(format_turns_result(result))
     return 0
 
 

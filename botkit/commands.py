@@ -14,6 +14,7 @@ from botkit.events import CommandEvent, Permission
 from botkit.memory.provider import describe_age
 from botkit.memory.records import Scope
 from botkit.memory.service import Forgotten, MemoryService
+from botkit.scheduler.catalog import POLICY_SUMMARIES
 
 __all__ = ["COMMANDS", "CommandError", "CommandService", "CommandSpec"]
 
@@ -42,6 +43,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("swap", "/swap <out> <in>", "replace one character by another", Permission.MANAGE),
     CommandSpec("scene", "/scene [text]", "set the scene (no text clears it)", Permission.MANAGE),
     CommandSpec("say", "/say <character>", "make a character speak next"),
+    CommandSpec(
+        "policy",
+        "/policy [scoring|model|round-robin|manual]",
+        "show or choose how characters take turns here (choosing needs the manage permission)",
+    ),
+    CommandSpec("mute", "/mute <character>", "keep a character silent here", Permission.MANAGE),
+    CommandSpec("unmute", "/unmute <character>", "let a muted character speak", Permission.MANAGE),
     CommandSpec("greet", "/greet", "let the cast say hello"),
     CommandSpec("status", "/status", "cast, scene, backends and limits"),
     CommandSpec(
@@ -58,11 +66,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 _SPECS = {spec.name: spec for spec in COMMANDS}
+
 _ALIASES = {"describe": "info", "list": "characters", "mix": "add", "recall": "memory"}
 _MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 
 Interrupted = Callable[[], bool]
-StatusLines = Callable[[], Awaitable[list[str]]]
+StatusLines = Callable[[Conversation], Awaitable[list[str]]]
 
 
 class CommandService:
@@ -118,8 +127,14 @@ class CommandService:
                 character = self._one(args[:1], spec)
                 if character.id not in {c.id for c in conversation.cast}:
                     raise CommandError(f"{character.name} is not here; /add {character.id} first")
+                if character.id in conversation.muted:
+                    raise CommandError(f"{character.name} is muted here; /unmute {character.id}")
                 await conversation.speak_now(character, interrupted=interrupted)
                 return ""
+            case "policy":
+                return await self._policy(event, conversation)
+            case "mute" | "unmute":
+                return await self._mute(conversation, self._one(args, spec), name == "mute")
             case "greet":
                 await conversation.post_greetings()
                 return ""
@@ -128,7 +143,9 @@ class CommandService:
             case "memory":
                 return await self._recall(event, conversation, spec)
             case _:
-                return "\n".join([_describe_cast(conversation.cast), *await self._status()])
+                return "\n".join(
+                    [_describe_cast(conversation.cast), *await self._status(conversation)]
+                )
 
     def _find(self, name: str) -> Character:
         character = self._characters.find(name)
@@ -178,6 +195,30 @@ class CommandService:
             raise CommandError(f"{joining.name} is already here")
         await conversation.set_cast([joining.id if cid == leaving.id else cid for cid in cast])
         return f"{leaving.name} left; {joining.name} joined."
+
+    async def _policy(self, event: CommandEvent, conversation: Conversation) -> str:
+        choices = ", ".join(conversation.policies)
+        if not event.args:
+            return f"Turn-taking here: {conversation.policy} (choose from {choices})."
+        wanted = event.args[0].lower()
+        if not Permission.MANAGE & event.permissions:
+            raise CommandError("/policy changes this channel and needs the manage permission")
+        if len(event.args) != 1 or wanted not in conversation.policies:
+            raise CommandError(f"no turn-taking policy called {' '.join(event.args)!r}; {choices}")
+        await conversation.set_policy(wanted)
+        summary = POLICY_SUMMARIES.get(wanted)
+        return f"Turn-taking here is now {wanted}" + (f": {summary}." if summary else ".")
+
+    async def _mute(self, conversation: Conversation, character: Character, mute: bool) -> str:
+        if character.id not in {c.id for c in conversation.cast}:
+            raise CommandError(f"{character.name} is not in this channel")
+        muted = conversation.muted
+        if mute == (character.id in muted):
+            return f"{character.name} is {'already' if mute else 'not'} muted."
+        await conversation.set_muted(muted | {character.id} if mute else muted - {character.id})
+        if mute:
+            return f"{character.name} is muted here and stays silent until /unmute."
+        return f"{character.name} may speak again."
 
     def _service(self) -> MemoryService:
         memory = self._memory()

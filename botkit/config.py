@@ -14,6 +14,7 @@ import yaml
 from botkit.conversation import ConversationSettings
 from botkit.memory.ranking import RankingWeights
 from botkit.memory.settings import MemorySettings
+from botkit.scheduler.catalog import POLICY_SUMMARIES
 
 __all__ = [
     "BackendConfig",
@@ -28,7 +29,6 @@ __all__ = [
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_TYPES = ("llamacpp", "openai")
-POLICIES = ("scoring", "address")
 
 
 class ConfigError(Exception):
@@ -60,11 +60,18 @@ class BackendConfig:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    """Which turn-taking policy channels use and how many may answer a group."""
+    """Which turn-taking policy channels use until they choose one, and its settings.
+
+    ``backend`` is the backend the model policy asks (the default backend when None);
+    ``model_timeout`` is how long a model decision may take before the scoring policy
+    decides instead.
+    """
 
     policy: str = "scoring"
     max_group_speakers: int = 2
     seed: int | None = None
+    backend: str | None = None
+    model_timeout: float = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +219,9 @@ class _Checker:
         default_backend = data.get("default_backend", next(iter(backends), "local"))
         if default_backend not in backends:
             self.problems.append(f"default_backend: {default_backend!r} is not in backends")
+        scheduler = self.scheduler(self.section(data, "scheduler", "scheduler"))
+        if scheduler.backend is not None and scheduler.backend not in backends:
+            self.problems.append(f"scheduler.backend: {scheduler.backend!r} is not in backends")
         adapters = self.section(data, "adapters", "adapters")
         for name, options in adapters.items():
             if options is not None and not isinstance(options, dict):
@@ -222,7 +232,7 @@ class _Checker:
             backends=backends,
             default_backend=str(default_backend),
             conversation=self.conversation(self.section(data, "conversation", "conversation")),
-            scheduler=self.scheduler(self.section(data, "scheduler", "scheduler")),
+            scheduler=scheduler,
             adapters={name: options or {} for name, options in adapters.items()},
             reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
             memory=self.memory(self.section(data, "memory", "memory")),
@@ -258,7 +268,7 @@ class _Checker:
     def conversation(self, data: dict[str, Any]) -> ConversationSettings:
         self.unknown(
             data,
-            {"max_hops", "history_turns", "max_message_chars", "cast", "max_cast"},
+            {"max_hops", "turn_budget", "history_turns", "max_message_chars", "cast", "max_cast"},
             "conversation",
         )
         cast = data.get("cast", [])
@@ -267,6 +277,7 @@ class _Checker:
             cast = []
         return ConversationSettings(
             max_hops=self.number(data, "max_hops", "conversation", 3, 0, 50),
+            turn_budget=self.number(data, "turn_budget", "conversation", 5, 1, 100),
             history_turns=self.number(data, "history_turns", "conversation", 60, 2, 10_000),
             max_message_chars=self.number(
                 data, "max_message_chars", "conversation", 4000, 100, 100_000
@@ -276,19 +287,33 @@ class _Checker:
         )
 
     def scheduler(self, data: dict[str, Any]) -> SchedulerConfig:
-        self.unknown(data, {"policy", "max_group_speakers", "seed"}, "scheduler")
+        self.unknown(
+            data,
+            {"policy", "max_group_speakers", "seed", "backend", "model_timeout"},
+            "scheduler",
+        )
         policy = data.get("policy", "scoring")
-        if policy not in POLICIES:
-            self.problems.append(f"scheduler.policy: expected one of {', '.join(POLICIES)}")
+        if policy not in POLICY_SUMMARIES:
+            self.problems.append(f"scheduler.policy: expected one of {', '.join(POLICY_SUMMARIES)}")
             policy = "scoring"
         seed = data.get("seed")
         if seed is not None and not isinstance(seed, int):
             self.problems.append("scheduler.seed: expected a whole number")
             seed = None
+        backend = data.get("backend")
+        if backend is not None and not isinstance(backend, str):
+            self.problems.append("scheduler.backend: expected a backend name")
+            backend = None
+        timeout = data.get("model_timeout", 8.0)
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+            self.problems.append("scheduler.model_timeout: expected a number of seconds above 0")
+            timeout = 8.0
         return SchedulerConfig(
             policy=policy,
             max_group_speakers=self.number(data, "max_group_speakers", "scheduler", 2, 1, 8),
             seed=seed,
+            backend=backend,
+            model_timeout=float(timeout),
         )
 
     def fraction(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:

@@ -17,7 +17,8 @@ from botkit.characters.registry import CharacterRegistry
 from botkit.context import ContextProvider, ContextRequest
 from botkit.events import ChannelKey, Identity, MessageEvent
 from botkit.reply_filter import ReplyFilter
-from botkit.scheduler.base import Decision, Scheduler, TurnContext
+from botkit.scheduler.base import Decision, TurnContext
+from botkit.scheduler.compose import ComposedScheduler
 from botkit.store import Store
 from botkit.transcript import Turn
 
@@ -26,6 +27,8 @@ __all__ = ["Conversation", "ConversationSettings", "identity_of"]
 log = logging.getLogger(__name__)
 
 SCENE_KEY = "scene"
+POLICY_KEY = "policy"
+MUTED_KEY = "muted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,8 @@ class ConversationSettings:
 
     max_hops: int = 3
     """Character turns that may follow other characters' turns before a human speaks again."""
+    turn_budget: int = 5
+    """Character turns, all together, that one human message (or /say) may set off."""
     history_turns: int = 60
     """Recent turns kept in memory and offered to the prompt (which keeps what fits)."""
     max_message_chars: int = 4000
@@ -56,7 +61,7 @@ class Conversation:
         channel: ChannelKey,
         store: Store,
         characters: CharacterRegistry,
-        scheduler: Scheduler,
+        scheduler: ComposedScheduler,
         backends: BackendSet,
         adapter: Adapter,
         context_providers: Sequence[ContextProvider] = (),
@@ -73,13 +78,21 @@ class Conversation:
         self._turns: deque[Turn] = deque(maxlen=settings.history_turns)
         self._cast: list[str] = []
         self.scene: str = ""
+        self.policy: str = scheduler.default
+        self.muted: frozenset[str] = frozenset()
 
     async def load(self) -> None:
         """Read the cast, scene and recent turns from the store (once, before first use)."""
         stored = await self._store.get_cast(self.channel)
         wanted = stored if stored is not None else list(self._settings.default_cast)
         self._cast = [cid for cid in wanted if self._characters.get(cid) is not None]
-        self.scene = await self._store.get_setting(str(self.channel), SCENE_KEY) or ""
+        key = str(self.channel)
+        self.scene = await self._store.get_setting(key, SCENE_KEY) or ""
+        policy = await self._store.get_setting(key, POLICY_KEY)
+        if policy in self._scheduler.policies:
+            self.policy = policy
+        muted = await self._store.get_setting(key, MUTED_KEY) or ""
+        self.muted = frozenset(cid for cid in muted.split(",") if cid)
         await self.reload_turns()
 
     async def reload_turns(self) -> None:
@@ -118,6 +131,23 @@ class Conversation:
             await self._store.delete_setting(str(self.channel), SCENE_KEY)
         self.scene = scene
 
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The turn-taking policies this channel may choose from."""
+        return self._scheduler.policies
+
+    async def set_policy(self, name: str) -> None:
+        """Choose the channel's turn-taking policy (one of :attr:`policies`)."""
+        if name not in self._scheduler.policies:
+            raise ValueError(f"no turn-taking policy called {name!r}")
+        await self._store.set_setting(str(self.channel), POLICY_KEY, name)
+        self.policy = name
+
+    async def set_muted(self, character_ids: frozenset[str]) -> None:
+        """Replace the set of characters that stay silent in this channel."""
+        await self._store.set_setting(str(self.channel), MUTED_KEY, ",".join(sorted(character_ids)))
+        self.muted = frozenset(character_ids)
+
     async def on_message(
         self, event: MessageEvent, *, interrupted: Callable[[], bool] = lambda: False
     ) -> None:
@@ -150,6 +180,8 @@ class Conversation:
                 hops=0,
                 mentions=event.mentions,
                 reply_to_character=replied,
+                policy=self.policy,
+                muted=self.muted,
             )
         )
         log.debug("%s: %s (%s)", self.channel, decision.speakers or "nobody", decision.reason)
@@ -175,20 +207,27 @@ class Conversation:
         """Run ``decision`` and the bounded chain of character follow-ups it starts.
 
         The first speaker always answers; once a human message is waiting, nobody else
-        speaks, so the channel moves on to the human.
+        speaks, so the channel moves on to the human. The chain ends after ``max_hops``
+        follow-ups or ``turn_budget`` character turns, whichever comes first.
         """
+        settings = self._settings
         spoke = False
-        first = True
+        turns = 0
         follow_ups = 0
+        cue: str | None = None
         speakers = decision.speakers
         while speakers:
             for speaker_id in speakers:
                 character = self._characters.get(speaker_id)
-                if character is None or (interrupted() and not first):
+                if character is None or (interrupted() and turns > 0):
                     return spoke
-                first = False
-                spoke = await self._speak(character, reply_to=reply_to) or spoke
-            if follow_ups >= self._settings.max_hops or interrupted():
+                if turns >= settings.turn_budget:
+                    log.debug("%s: turn budget of %d spent", self.channel, settings.turn_budget)
+                    return spoke
+                turns += 1
+                said, cue = await self._speak(character, reply_to=reply_to)
+                spoke = said or spoke
+            if follow_ups >= settings.max_hops or turns >= settings.turn_budget or interrupted():
                 return spoke
             last = self._turns[-1]
             if not last.is_character:
@@ -199,9 +238,13 @@ class Conversation:
                     transcript=self.turns,
                     trigger=last,
                     hops=self._hops(),
+                    cued=cue,
+                    policy=self.policy,
+                    muted=self.muted,
                 )
             )
-            speakers = follow.speakers[: self._settings.max_hops - follow_ups]
+            log.debug("%s: then %s (%s)", self.channel, follow.speakers or "nobody", follow.reason)
+            speakers = follow.speakers[: settings.max_hops - follow_ups]
             follow_ups += len(speakers)
             reply_to = last.message_id
         return spoke
@@ -214,7 +257,14 @@ class Conversation:
             hops += 1
         return hops
 
-    async def _speak(self, character: Character, *, reply_to: str | None) -> bool:
+    async def _speak(
+        self, character: Character, *, reply_to: str | None
+    ) -> tuple[bool, str | None]:
+        """Let ``character`` reply; whether it said anything, and whom it began to speak for.
+
+        The second is the id of the cast member whose line the model started to write
+        (the reply is cut there), so the scheduler can let that character speak next.
+        """
         backend = self._backends.for_character(character)
         sampling = self._backends.sampling_for(character)
         builder = self._backends.prompt_builder(backend, sampling.max_tokens or 0)
@@ -229,7 +279,7 @@ class Conversation:
         )
         reply = ReplyFilter(speaker=character.name, others=participants)
         try:
-            return await self._deliver(
+            said = await self._deliver(
                 character, reply.filter(backend.stream(request)), reply_to=reply_to
             )
         except BackendError as error:
@@ -238,7 +288,9 @@ class Conversation:
             await self._adapter.send_notice(
                 channel=self.channel, text=f"{character.name} could not reply: {error}"
             )
-            return False
+            return False, None
+        cued = next((c.id for c in self.cast if c.name == reply.interrupted_by), None)
+        return said, cued if cued != character.id else None
 
     async def _deliver(
         self,

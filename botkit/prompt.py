@@ -13,6 +13,10 @@ from botkit.transcript import Turn
 __all__ = ["Prompt", "PromptBuilder", "render_character_block"]
 
 ELLIPSIS = " …"
+PEOPLE_WINDOW = 20
+"""How many recent turns are searched for the people taking part."""
+INTRODUCTION_CHARS = 90
+"""The longest description of another character a prompt carries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,34 @@ def render_character_block(character: Character) -> str:
     return "\n".join(lines)
 
 
+def _company(
+    speaker: Character, others: Sequence[Character], transcript: Sequence[Turn]
+) -> list[str]:
+    """Who else is present: each other character in a short line, then the people.
+
+    A character is described by its summary (or its first persona line, shortened), not
+    its whole card, so the speaker can address it correctly at little cost. People are
+    the humans who wrote among the last :data:`PEOPLE_WINDOW` turns, newest last.
+    """
+    lines = []
+    present = [other for other in others if other.id != speaker.id]
+    if present:
+        lines.append("Also here: " + "; ".join(_introduce(o) for o in present) + ".")
+    people = list(
+        dict.fromkeys(t.speaker_name for t in transcript[-PEOPLE_WINDOW:] if not t.is_character)
+    )
+    if people:
+        lines.append("People in the conversation: " + ", ".join(people) + ".")
+    return lines
+
+
+def _introduce(character: Character) -> str:
+    about = character.summary or (character.persona[0] if character.persona else "")
+    if len(about) > INTRODUCTION_CHARS:
+        about = about[:INTRODUCTION_CHARS].rsplit(" ", 1)[0] + ELLIPSIS
+    return f"{character.name} ({about.rstrip('.')})" if about else character.name
+
+
 class PromptBuilder:
     """Builds a speaker's prompt within a backend's context window.
 
@@ -96,7 +128,7 @@ class PromptBuilder:
         block = self._fit(render_character_block(speaker), self.budget // 2)
         character_tokens = self._cost(block)
         remaining = self.budget - character_tokens
-        context_text = self._context_text(speaker, others, context, remaining // 3)
+        context_text = self._context_text(speaker, others, transcript, context, remaining // 3)
         context_tokens = self._cost(context_text) - self._overhead if context_text else 0
         remaining -= context_tokens
         turns, turn_tokens = self._recent_turns(speaker, transcript, remaining)
@@ -130,17 +162,11 @@ class PromptBuilder:
         self,
         speaker: Character,
         others: Sequence[Character],
+        transcript: Sequence[Turn],
         snippets: Sequence[str],
         limit: int,
     ) -> str:
-        sections: list[str] = []
-        present = [other for other in others if other.id != speaker.id]
-        if present:
-            sections.append(
-                "Also here: "
-                + "; ".join(f"{o.name} ({o.summary})" if o.summary else o.name for o in present)
-                + "."
-            )
+        sections = _company(speaker, others, transcript)
         if snippets:
             sections.append(f"{speaker.name} recalls:")
         kept: list[str] = []

@@ -9,7 +9,7 @@ __all__ = ["ReplyFilter"]
 
 GENERIC_SPEAKERS = ("User", "Someone", "Human", "Assistant", "Player", "You", "Narrator")
 _SENTENCE_END = re.compile(r"""[.!?…]["'’”*)\]]*(?=\s|$)""")
-_OPENERS = r"""[ \t"'*(\[]*"""
+_OPENERS = r"""[ \t"'*(\[•-]*"""
 _CLOSERS = r"""[*\])]*"""
 _CAPITALISED = r"[A-Z][\w'’-]*(?:[ ][A-Z][\w'’-]*){0,2}(?:[ ]\([^)\n]{0,40}\))?"
 _BOUNDARY = r"""(?:^|(?<=[.!?…])|(?<=[.!?…]["'’”*)\]]))"""

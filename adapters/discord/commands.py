@@ -8,6 +8,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from botkit.scheduler.catalog import POLICY_SUMMARIES
+
 __all__ = ["CommandRunner", "build_command_tree"]
 
 CommandRunner = Callable[[discord.Interaction, str, tuple[str, ...]], Awaitable[None]]
@@ -17,7 +19,7 @@ CommandRunner = Callable[[discord.Interaction, str, tuple[str, ...]], Awaitable[
 def build_command_tree(
     client: discord.Client, run: CommandRunner, names: Callable[[], Sequence[str]]
 ) -> app_commands.CommandTree[discord.Client]:
-    """A command tree with ``/character``, ``/scene``, ``/say``, ``/memory`` and ``/botkit``.
+    """A command tree: ``/character``, ``/scene``, ``/say``, ``/policy``, ``/memory``, ``/botkit``.
 
     Cast and scene changes carry Manage Server as their default permission (a hint to
     server admins; botkit checks the caller's rights itself when the command runs).
@@ -59,6 +61,29 @@ def build_command_tree(
     @app_commands.autocomplete(character=complete)
     async def info(interaction: discord.Interaction, character: str) -> None:
         await run(interaction, "info", (character,))
+
+    @character.command(name="mute", description="Keep a character silent in this channel")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def mute(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "mute", (character,))
+
+    @character.command(name="unmute", description="Let a muted character speak again")
+    @app_commands.autocomplete(character=complete)
+    @app_commands.default_permissions(manage_guild=True)
+    async def unmute(interaction: discord.Interaction, character: str) -> None:
+        await run(interaction, "unmute", (character,))
+
+    @app_commands.command(
+        name="policy", description="Show or choose how characters take turns in this channel"
+    )
+    @app_commands.choices(
+        policy=[app_commands.Choice(name=name, value=name) for name in POLICY_SUMMARIES]
+    )
+    async def policy(
+        interaction: discord.Interaction, policy: app_commands.Choice[str] | None = None
+    ) -> None:
+        await run(interaction, "policy", (policy.value,) if policy else ())
 
     @app_commands.command(name="scene", description="Set the scene (leave empty to clear it)")
     @app_commands.default_permissions(manage_guild=True)
@@ -116,6 +141,7 @@ def build_command_tree(
         character,
         scene,
         say,
+        policy,
         memory,
         botkit,
     )

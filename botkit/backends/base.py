@@ -64,11 +64,16 @@ class ChatRequest:
     ``prefix`` is text the reply continues from (a speaker's ``Name:`` tag): backends that
     can start the assistant turn with it do so and leave it out of what they yield; others
     ignore it, and the reply filter strips the tag if the model writes it itself.
+
+    ``choices``, when given, are the only answers wanted (a turn-taking decision): backends
+    that can constrain their output to one of them (a llama.cpp grammar, vLLM structured
+    outputs) do so; others answer freely and the caller parses the text.
     """
 
     messages: tuple[ChatMessage, ...]
     sampling: Sampling = field(default_factory=Sampling)
     prefix: str = ""
+    choices: tuple[str, ...] = ()
 
 
 @runtime_checkable

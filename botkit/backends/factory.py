@@ -25,6 +25,7 @@ _OPENAI = {
     "max_retries",
     "headers",
     "extra_body",
+    "choice_constraint",
     *_SAMPLING,
 }
 

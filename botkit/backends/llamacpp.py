@@ -19,6 +19,7 @@ from botkit.backends.base import (
     ChatRequest,
     Sampling,
 )
+from botkit.backends.choices import choice_grammar
 from botkit.backends.model_files import locate_model
 from botkit.tokens import CallableTokenCounter, TokenCounter
 
@@ -30,6 +31,7 @@ __all__ = ["LlamaCppBackend"]
 log = logging.getLogger(__name__)
 
 _DONE = object()
+_GRAMMARS_KEPT = 64
 _CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
@@ -53,6 +55,7 @@ class LlamaCppBackend:
     The model is loaded once (:meth:`load`, off the event loop); generation runs in a
     worker thread and streams fragments back to the loop. Cancelling the consumer stops
     generation at the next token. A RAM cache keeps several characters' prompt prefixes.
+    A request with ``choices`` is held to exactly one of them by a llama.cpp grammar.
     Each reply is sampled with a fresh seed drawn from ``seed`` (random when None), so a
     seeded backend is reproducible and an unseeded one varies.
     """
@@ -80,6 +83,7 @@ class LlamaCppBackend:
         self._llama: Any = None
         self._counter: TokenCounter | None = None
         self._formatter: Jinja2ChatFormatter | None = None
+        self._grammars: dict[tuple[str, ...], Any] = {}
         self._lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
 
@@ -186,6 +190,7 @@ class LlamaCppBackend:
             stop=[*sampling.stop, *(stop for stop in template_stop if stop)],
             repeat_penalty=1.15,
             seed=self._rng.randrange(2**31),
+            grammar=self._grammar(request.choices) if request.choices else None,
         )
         first = True
         for chunk in chunks:
@@ -195,6 +200,18 @@ class LlamaCppBackend:
                 first = not text
             if text:
                 yield text
+
+    def _grammar(self, choices: tuple[str, ...]) -> Any:
+        """The compiled grammar that allows exactly ``choices`` (kept for the next decision)."""
+        grammar = self._grammars.get(choices)
+        if grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            grammar = LlamaGrammar.from_string(choice_grammar(choices), verbose=False)
+            if len(self._grammars) >= _GRAMMARS_KEPT:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[choices] = grammar
+        return grammar
 
     async def aclose(self) -> None:
         """Free the model's memory."""

@@ -28,9 +28,12 @@ from botkit.backends.base import (
     ChatRequest,
     Sampling,
 )
+from botkit.backends.choices import choice_grammar
 from botkit.tokens import TokenCounter, default_token_counter
 
-__all__ = ["OpenAICompatBackend", "Sleep"]
+__all__ = ["CHOICE_CONSTRAINTS", "OpenAICompatBackend", "Sleep"]
+
+CHOICE_CONSTRAINTS = ("none", "structured_outputs", "grammar")
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,10 @@ class OpenAICompatBackend:
     the whole reply, retries included. ``request.prefix`` is not sent: the chat API has no
     portable way to start the assistant turn, so the reply filter strips the tag instead.
     ``extra_body`` adds provider-specific fields; the fields this backend sets win over it.
+
+    ``choice_constraint`` says how a request with ``choices`` is held to them: vLLM's
+    ``structured_outputs`` (``"structured_outputs"``), a llama.cpp server ``grammar``
+    (``"grammar"``), or not at all (``"none"``, for hosted APIs; the caller parses the text).
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class OpenAICompatBackend:
         retry_after_cap: float = 60.0,
         default_sampling: Sampling | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        choice_constraint: str = "none",
         headers: Mapping[str, str] | None = None,
         token_counter: TokenCounter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -103,7 +111,13 @@ class OpenAICompatBackend:
                 "retry_after_cap": retry_after_cap,
             },
         )
+        if choice_constraint not in CHOICE_CONSTRAINTS:
+            raise ValueError(
+                f"choice_constraint must be one of {', '.join(CHOICE_CONSTRAINTS)}, "
+                f"got {choice_constraint!r}"
+            )
         self.name = name
+        self._choice_constraint = choice_constraint
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model = model
         self._has_key = bool(api_key)
@@ -190,6 +204,10 @@ class OpenAICompatBackend:
             payload["max_tokens"] = sampling.max_tokens
         if sampling.stop:
             payload["stop"] = list(sampling.stop)
+        if request.choices and self._choice_constraint == "structured_outputs":
+            payload["structured_outputs"] = {"choice": list(request.choices)}
+        elif request.choices and self._choice_constraint == "grammar":
+            payload["grammar"] = choice_grammar(request.choices)
         return payload
 
     async def _attempt(self, payload: dict[str, Any], deadline: float) -> AsyncGenerator[str, None]:

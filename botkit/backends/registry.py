@@ -33,6 +33,18 @@ class BackendSet:
         """The backend characters use unless they ask for another."""
         return self._backends[self._default]
 
+    def named(self, name: str) -> ChatBackend:
+        """The backend called ``name``.
+
+        Raises:
+            KeyError: no backend has that name (the message says which exist).
+        """
+        try:
+            return self._backends[name]
+        except KeyError:
+            known = ", ".join(self._backends)
+            raise KeyError(f"no backend called {name!r} (configured: {known})") from None
+
     def all(self) -> list[ChatBackend]:
         """Every configured backend."""
         return list(self._backends.values())

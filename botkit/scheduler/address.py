@@ -17,7 +17,9 @@ def addressed(context: TurnContext) -> list[str]:
     writes, only direct address counts (the name said to someone: "Bram, ...", "Hello
     Bram", "..., Bram?", "@Bram", or the name inside a question), so one character telling
     a story about another does not hand it the turn. Platform mentions that cannot be
-    found in the text follow, in the platform's order. A character never answers itself.
+    found in the text follow, in the platform's order. A character the trigger's author
+    began to speak for (``cued``) counts as addressed, right after a reply-to. A character
+    never answers itself.
     """
     trigger = context.trigger
     own = trigger.speaker_id if trigger.is_character else None
@@ -25,7 +27,9 @@ def addressed(context: TurnContext) -> list[str]:
     ids = {c.id for c in cast}
     positions: dict[str, int] = {}
     if context.reply_to_character in ids:
-        positions[context.reply_to_character] = -1
+        positions[context.reply_to_character] = -2
+    if context.cued in ids:
+        positions.setdefault(context.cued, -1)
     named: dict[str, int] = {}
     for match in find_names(trigger.text, cast):
         named.setdefault(match.character_id, match.position)

@@ -20,6 +20,10 @@ class TurnContext:
     ``hops`` counts character turns since the last human turn (0 when a human just spoke).
     ``mentions`` are the names the platform resolved as mentions in the trigger;
     ``reply_to_character`` is the id of the character whose message the trigger replies to.
+    ``cued`` is the character whose line the trigger's author began to write (the reply was
+    cut there), which invites that character as if it had been addressed. ``policy`` names
+    the channel's chosen policy (empty for the default) and ``muted`` the characters that
+    must stay silent in the channel.
     """
 
     cast: Sequence[Character]
@@ -28,6 +32,9 @@ class TurnContext:
     hops: int = 0
     mentions: tuple[str, ...] = ()
     reply_to_character: str | None = None
+    cued: str | None = None
+    policy: str = ""
+    muted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

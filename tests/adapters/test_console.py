@@ -65,3 +65,14 @@ def test_colour_names_map_to_ansi() -> None:
     assert ansi_color("bright_cyan") == "\x1b[1;96m"
     assert ansi_color("#ff8000") == "\x1b[1;38;2;255;128;0m"
     assert ansi_color("chartreuse") == "\x1b[1m"
+
+
+async def test_policy_switches_turn_taking_in_the_terminal(tmp_path: Path, pack_dir: Path) -> None:
+    output = await run_console(
+        tmp_path, pack_dir, "/policy manual\nHello everyone!\n/policy\nBram, any fish?\n"
+    )
+    assert output.splitlines() == [
+        "Turn-taking here is now manual: characters answer only when addressed or asked with /say.",
+        "Turn-taking here: manual (choose from scoring, model, round-robin, manual).",
+        "Bram: Hmph.",
+    ]

@@ -26,6 +26,7 @@ from botkit.backends.base import (
     ChatRequest,
     Sampling,
 )
+from botkit.backends.choices import choice_grammar
 from botkit.backends.openai_compat import OpenAICompatBackend
 from botkit.tokens import CallableTokenCounter, default_token_counter
 from tests.support.openai_server import (
@@ -621,3 +622,43 @@ async def test_aclose_closes_idle_connections(server: OpenAIServer, connect: Con
 
     await backend.aclose()
     await asyncio.wait_for(server.client_gone.wait(), timeout=5)
+
+
+# Choices (who speaks next)
+
+CHOICES = ("Mira", "Sir Aldric", "NOBODY")
+ASK = ChatRequest((ChatMessage("user", "Who speaks next?"),), choices=CHOICES)
+
+
+async def test_vllm_gets_structured_outputs_choice(server: OpenAIServer, connect: Connect) -> None:
+    server.script(sse_reply("Sir Aldric"))
+    backend = connect(choice_constraint="structured_outputs")
+    assert [f async for f in backend.stream(ASK)] == ["Sir Aldric"]
+    body = server.requests[0].json()
+    assert body["structured_outputs"] == {"choice": list(CHOICES)}
+    assert "guided_choice" not in body and "grammar" not in body
+
+
+async def test_a_llama_cpp_server_gets_a_grammar(server: OpenAIServer, connect: Connect) -> None:
+    server.script(sse_reply("Mira"))
+    backend = connect(choice_constraint="grammar")
+    assert [f async for f in backend.stream(ASK)] == ["Mira"]
+    assert server.requests[0].json()["grammar"] == choice_grammar(CHOICES)
+
+
+async def test_hosted_apis_get_no_constraint_fields(server: OpenAIServer, connect: Connect) -> None:
+    server.script(sse_reply("Mira"), sse_reply("Mira"))
+    backend = connect()
+    [f async for f in backend.stream(ASK)]
+    plain = connect(choice_constraint="structured_outputs")
+    [f async for f in plain.stream(ChatRequest(ASK.messages))]
+    for request in server.requests:
+        body = request.json()
+        assert "structured_outputs" not in body and "grammar" not in body
+
+
+def test_an_unknown_constraint_is_refused() -> None:
+    with pytest.raises(ValueError, match="choice_constraint must be one of"):
+        OpenAICompatBackend(
+            name="x", base_url="http://127.0.0.1:9/v1", model="m", choice_constraint="guided"
+        )

@@ -41,7 +41,7 @@ class StuckEmbedder:
 async def main():
     config = parse_config({{"data_dir": {data!r}, "packs": [{pack!r}],
                            "conversation": {{"cast": ["mira", "bram"], "max_hops": 0}},
-                           "scheduler": {{"policy": "address"}}}})
+                           "scheduler": {{"policy": "manual"}}}})
     adapter = RecordingAdapter("test")
     async with App(config, backends={{"instant": InstantBackend()}}, adapters={{"test": adapter}},
                    embedder=StuckEmbedder()) as app:

@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botkit.characters.model import Character
-from botkit.scheduler import AddressPolicy, ComposedScheduler, ScoringPolicy, TurnContext
+from botkit.scheduler import (
+    AddressPolicy,
+    ComposedScheduler,
+    RoundRobinPolicy,
+    ScoringPolicy,
+    TurnContext,
+)
 from tests.scheduler.cast import human, said_by
 
 names = st.text(alphabet=st.characters(categories=["Lu", "Ll"]), min_size=1, max_size=10)
@@ -61,7 +67,13 @@ async def test_decisions_name_cast_members_once_and_never_the_speaker(
     policies = (
         AddressPolicy(),
         ScoringPolicy(rng=random.Random(seed)),
-        ComposedScheduler(address=AddressPolicy(), fallback=ScoringPolicy(rng=random.Random(seed))),
+        ComposedScheduler(
+            policies={
+                "scoring": ScoringPolicy(rng=random.Random(seed)),
+                "round-robin": RoundRobinPolicy(),
+            },
+            default="scoring" if seed % 2 else "round-robin",
+        ),
     )
     for policy in policies:
         decision = await policy.decide(situation)

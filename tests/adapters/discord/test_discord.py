@@ -73,6 +73,7 @@ async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
             "character",
             "scene",
             "say",
+            "policy",
             "memory",
             "botkit",
         }
@@ -320,3 +321,53 @@ async def test_memory_commands_forget_a_member_and_guard_recall(
         assert forgot == "Forgot your messages on this server: 1 message and 1 memory."
         turns = await app.store.recent_turns(ROOM, 10)
         assert [t.speaker_name for t in turns] == ["Mira"]
+
+
+async def test_policy_and_mute_commands_switch_turn_taking(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async def policy(*options: dict[str, Any], permissions: int) -> str:
+        before = len(followups(fake))
+        await fake.command(ANN, "policy", list(options), permissions=permissions)
+        await until(lambda: len(followups(fake)) > before)
+        await app.wait_idle()
+        return followups(fake)[-1]
+
+    async with running(fake, tmp_path, pack_dir, "Evening.", max_hops=0) as app:
+        registered = next(c for c in fake.commands if c["name"] == "policy")
+        [choice_option] = registered["options"]
+        assert [c["value"] for c in choice_option["choices"]] == [
+            "scoring",
+            "model",
+            "round-robin",
+            "manual",
+        ]
+        assert (
+            "default_member_permissions" not in registered
+            or not registered["default_member_permissions"]
+        )
+        assert await policy(permissions=0) == (
+            "Turn-taking here: scoring (choose from scoring, model, round-robin, manual)."
+        )
+        assert await policy(option("policy", "manual"), permissions=0) == (
+            "Cannot do that: /policy changes this channel and needs the manage permission"
+        )
+        assert (await policy(option("policy", "manual"), permissions=OWNER_PERMISSIONS)).startswith(
+            "Turn-taking here is now manual"
+        )
+        await fake.say(ANN, "Hello everyone!")
+        await app.wait_idle()
+        assert webhook_posts(fake) == []
+        muted = await answer_to(
+            fake,
+            app,
+            "character",
+            "mute",
+            option("character", "Mira"),
+            permissions=OWNER_PERMISSIONS,
+        )
+        assert muted == "Mira is muted here and stays silent until /unmute."
+        await fake.say(ANN, "Mira, Bram, anyone awake?")
+        await until(lambda: bool(webhook_posts(fake)))
+        await app.wait_idle()
+        assert [p.username for p in webhook_posts(fake)] == ["Bram"]

@@ -181,3 +181,31 @@ async def test_members_of_the_admin_user_group_may_change_the_cast(
             "Cannot do that: /add changes this channel and needs the manage permission",
             "Joined: Wren",
         ]
+
+
+async def test_the_policy_subcommand_switches_turn_taking(
+    fake: FakeSlack, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Evening.", max_hops=0) as app:
+
+        async def command(user: str, text: str) -> str:
+            before = len(fake.responses)
+            assert await fake.command(user, text) == 200
+            await until(lambda: len(fake.responses) > before)
+            await app.wait_idle()
+            return str(fake.responses[-1]["text"])
+
+        assert await command(ANN, "policy round-robin") == (
+            "Cannot do that: /policy changes this channel and needs the manage permission"
+        )
+        assert (await command(ADMIN, "policy round-robin")).startswith(
+            "Turn-taking here is now round-robin"
+        )
+        for count, line in enumerate(("Evening all.", "Cold out there.", "Any news?"), 1):
+            await fake.say(ANN, line)
+            await until(lambda n=count: len(fake.posted) >= n)
+            await app.wait_idle()
+        assert [p.username for p in fake.posted] == ["Mira", "Bram", "Mira"]
+        assert await command(ANN, "policy") == (
+            "Turn-taking here: round-robin (choose from scoring, model, round-robin, manual)."
+        )

@@ -80,7 +80,9 @@ async def test_a_message_gets_a_prefixed_reply_from_the_shared_bot(
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Come in & sit, love.") as app:
         menu = [c["command"] for c in fake.commands[SHARED_TOKEN]]
-        assert {"cast", "add", "remove", "swap", "say", "scene", "help"} <= set(menu)
+        assert {"cast", "add", "remove", "swap", "say", "scene", "policy", "mute", "help"} <= set(
+            menu
+        )
         update = say(fake, ANN, "Mira, is there a room free tonight?")
         await until(lambda: bool(replies(fake)))
         await app.wait_idle()
@@ -307,3 +309,30 @@ def test_config_is_checked() -> None:
         TelegramAdapter.from_config({"token": SHARED_TOKEN, "bots": ["mira"]}, context)
     with pytest.raises(ValueError, match="poll_timeout"):
         TelegramAdapter.from_config({"token": SHARED_TOKEN, "poll_timeout": 0}, context)
+
+
+async def test_policy_switches_turn_taking_for_administrators(
+    fake: FakeTelegram, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Evening.", max_hops=0) as app:
+
+        async def command(user: Member, text: str) -> str:
+            before = len(notices(fake))
+            fake.push_message(GROUP_ID, user, text)
+            await until(lambda: len(notices(fake)) > before)
+            await app.wait_idle()
+            return notices(fake)[-1]
+
+        assert await command(ANN, "/policy manual") == (
+            "Cannot do that: /policy changes this channel and needs the manage permission"
+        )
+        assert (await command(ADMIN, "/policy@bot100 manual")).startswith(
+            "Turn-taking here is now manual"
+        )
+        say(fake, ANN, "Hello everyone!")
+        await app.wait_idle()
+        assert replies(fake) == []
+        say(fake, ANN, "Bram, are you there?")
+        await until(lambda: bool(replies(fake)))
+        await app.wait_idle()
+        assert speakers(fake) == ["Bram"]
