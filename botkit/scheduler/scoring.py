@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from botkit.characters.model import Character
 from botkit.scheduler.address import addressed
 from botkit.scheduler.base import Decision, TurnContext
-from botkit.scheduler.text import addresses_room, content_words, is_question
+from botkit.scheduler.text import (
+    addresses_room,
+    content_words,
+    is_aside,
+    is_question,
+    name_key,
+    speaks_to,
+)
 from botkit.transcript import Turn
 
 __all__ = ["ScoringPolicy", "ScoringWeights"]
@@ -23,11 +30,13 @@ class ScoringWeights:
 
     A character's score is ``address`` if it is addressed, plus ``talkativeness`` times its
     talkativeness, ``relevance`` times how much the turn is about it (0..1), ``question``
-    if the turn asks something, ``group`` if it speaks to the whole room, and up to
-    ``initiative`` of chance, minus ``fairness`` times how far its share of the character
-    turns among the last ``window`` turns exceeds an even split of the cast. It speaks
-    when the score reaches ``threshold`` plus ``hop_step`` for every character turn since
-    a human spoke.
+    if the turn asks something, ``group`` if it speaks to the whole room, ``continuity``
+    if a person answers right after it spoke, and up to ``initiative`` of chance, minus
+    ``fairness`` times how far its share of the character turns among the last ``window``
+    turns exceeds an even split of the cast (once they hold a turn per cast member), and
+    minus ``aside`` when a person speaks to
+    another person by name or out of character ("brb", "lol"). It speaks when the score
+    reaches ``threshold`` plus ``hop_step`` for every character turn since a human spoke.
 
     With the defaults, talkativeness and chance alone never reach the bar: an unaddressed
     character speaks only when the turn relates to it, asks something or calls the room.
@@ -40,6 +49,8 @@ class ScoringWeights:
     relevance: float = 2.0
     question: float = 0.6
     group: float = 1.5
+    continuity: float = 1.2
+    aside: float = 3.0
     fairness: float = 2.5
     initiative: float = 0.3
     threshold: float = 1.3
@@ -94,7 +105,9 @@ class ScoringPolicy:
         words = content_words(trigger.text)
         question = is_question(trigger.text)
         room = addresses_room(trigger.text)
-        shares = _shares(context.transcript[-weights.window :])
+        aside = not trigger.is_character and _is_aside(context)
+        previous = _previous_character(context)
+        shares = _shares(context.transcript[-weights.window :], minimum=len(context.cast))
         even = 1 / max(len(context.cast), 1)
         bar = weights.threshold + weights.hop_step * max(context.hops, 0)
         scores: list[_Score] = []
@@ -104,6 +117,7 @@ class ScoringPolicy:
                 continue
             seen.add(character.id)
             relevance = self._relevance(character, words)
+            answered = character.id == previous and not aside
             excess = max(0.0, shares.get(character.id, 0.0) - even)
             total = (
                 weights.address * (character.id in spoken_to)
@@ -111,10 +125,14 @@ class ScoringPolicy:
                 + weights.relevance * relevance
                 + weights.question * question
                 + weights.group * room
+                + weights.continuity * answered
                 - weights.fairness * excess
+                - weights.aside * aside
                 + weights.initiative * self._rng.random()
             )
-            reason = _reason(character.id in spoken_to, relevance, question, room, excess)
+            reason = _reason(
+                character.id in spoken_to, relevance, question, room, excess, answered, aside
+            )
             scores.append(_Score(total, character.id, rank, reason))
         passing = [s for s in scores if s.total >= bar]
         chosen = [s for cid in spoken_to for s in passing if s.character_id == cid]
@@ -162,14 +180,49 @@ def _profile(character: Character) -> _Profile:
     return _Profile(frozenset(words - own), frozenset(keys - own))
 
 
-def _shares(turns: Sequence[Turn]) -> dict[str, float]:
-    """Each character's share of the character turns in ``turns``."""
+def _shares(turns: Sequence[Turn], *, minimum: int) -> dict[str, float]:
+    """Each character's share of the character turns in ``turns`` (none below ``minimum``)."""
     spoken = Counter(t.speaker_id for t in turns if t.is_character)
     count = spoken.total()
+    if count < minimum:
+        return {}
     return {cid: n / count for cid, n in spoken.items()}
 
 
-def _reason(spoken_to: bool, relevance: float, question: bool, room: bool, excess: float) -> str:
+def _is_aside(context: TurnContext) -> bool:
+    """Whether a person's turn is meant for other people: said to one by name, or out of
+    character."""
+    trigger = context.trigger
+    if is_aside(trigger.text):
+        return True
+    characters = {name_key(n) for c in context.cast for n in c.names}
+    people = {
+        t.speaker_name
+        for t in context.transcript
+        if not t.is_character
+        and t.speaker_id != trigger.speaker_id
+        and name_key(t.speaker_name) not in characters
+    }
+    return speaks_to(trigger.text, sorted(people))
+
+
+def _previous_character(context: TurnContext) -> str | None:
+    """The character whose turn a person's turn directly follows, if any."""
+    if context.trigger.is_character or len(context.transcript) < 2:
+        return None
+    before = context.transcript[-2]
+    return before.speaker_id if before.is_character else None
+
+
+def _reason(
+    spoken_to: bool,
+    relevance: float,
+    question: bool,
+    room: bool,
+    excess: float,
+    answered: bool,
+    aside: bool,
+) -> str:
     parts = [
         label
         for label, present in (
@@ -177,7 +230,9 @@ def _reason(spoken_to: bool, relevance: float, question: bool, room: bool, exces
             (f"relevance {relevance:.2f}", relevance > 0),
             ("question", question),
             ("to the room", room),
+            ("answered after it spoke", answered),
             (f"over its share by {excess:.2f}", excess > 0),
+            ("an aside between people", aside),
         )
         if present
     ]

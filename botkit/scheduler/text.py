@@ -14,8 +14,10 @@ __all__ = [
     "addresses_room",
     "content_words",
     "find_names",
+    "is_aside",
     "is_question",
     "name_key",
+    "speaks_to",
     "stem",
 ]
 
@@ -243,10 +245,36 @@ def find_names(text: str, cast: Sequence[Character]) -> list[NameMatch]:
     possessive "'s"; where names overlap the longest wins. Names listed together ("Mira
     and Bram, ...") share one verdict on being spoken to, and an '@' always is.
     """
-    if not cast or not text:
+    return _find(text, tuple((c.id, c.names) for c in cast))
+
+
+def speaks_to(text: str, names: Sequence[str]) -> bool:
+    """Whether ``text`` says one of ``names`` directly to that person ("Tom, ...", "@Tom")."""
+    return any(match.vocative for match in _find(text, tuple((n, (n,)) for n in names)))
+
+
+_ASIDE = re.compile(
+    r"(?<!\w)(?:brb|afk|lol|lmao|rofl|omg|btw|gtg|g2g|irl|ooc|bbl|ttyl|be right back|"
+    r"lag|laptop|wifi|wi-fi|discord|headset|mic|session|next week|next time|"
+    r"my (?:mom|mum|dad|phone|battery)|one (?:sec|second|minute)|\d+ ?(?:min|mins|minutes)|"
+    r"\d+ ?(?:percent|%))(?!\w)|^\s*\(\(",
+    re.IGNORECASE,
+)
+"""Words of the players' own world: logistics, devices, chat slang, ((double brackets))."""
+
+
+def is_aside(text: str) -> bool:
+    """Whether ``text`` is out-of-character chat: slang ("brb", "lol"), the players' own
+    logistics ("same time next week?", "my laptop is at 3 percent") or ``((...))``."""
+    return bool(_ASIDE.search(text))
+
+
+def _find(text: str, entries: tuple[tuple[str, tuple[str, ...]], ...]) -> list[NameMatch]:
+    """Occurrences of the names in ``entries`` (owner id and its names), in text order."""
+    if not entries or not text:
         return []
     text = text.translate(_APOSTROPHES)
-    pattern, owners = _cast_pattern(tuple((c.id, c.names) for c in cast))
+    pattern, owners = _cast_pattern(entries)
     if not owners:
         return []
     runs: list[list[re.Match[str]]] = []

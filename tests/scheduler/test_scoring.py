@@ -266,3 +266,37 @@ async def test_a_character_listed_twice_still_speaks_once() -> None:
     for seed in range(20):
         decision = await score(human("Hello everyone! Wren, the caves?"), seed, cast=(WREN, WREN))
         assert decision.speakers == ("wren",)
+
+
+async def test_a_person_answering_a_character_hears_back_from_it() -> None:
+    history = (human("Evening."), said_by(BRAM, "Hmph. Fog's coming."))
+    for line in ("Thank you, truly.", "That sounds bad.", "Really? Since when?"):
+        for seed in SEEDS:
+            decision = await score(human(line), seed, history=history)
+            assert decision.speakers == ("bram",), (line, decision)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Tom, did you see the match last night?",
+        "brb, pizza's here",
+        "hey is anyone else getting lag right now?",
+        "my laptop is at 3 percent, gotta charge",
+        "((sorry, my cat walked on the keyboard))",
+        "same time next week?",
+    ],
+)
+async def test_players_talking_among_themselves_invite_nobody(line: str) -> None:
+    history = (
+        human("Evening all.", who="u-tom", name="Tom"),
+        said_by(MIRA, "Soup's hot, loves."),
+    )
+    for seed in SEEDS:
+        assert (await score(human(line), seed, history=history)).nobody, line
+
+
+async def test_a_character_spoken_to_still_answers_an_aside() -> None:
+    history = (human("Hi", who="u-tom", name="Tom"), said_by(MIRA, "Soup's hot."))
+    decision = await score(human("brb, Bram keep my seat?"), 0, history=history)
+    assert decision.speakers == ("bram",)

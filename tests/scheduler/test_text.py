@@ -9,8 +9,10 @@ from botkit.scheduler.text import (
     addresses_room,
     content_words,
     find_names,
+    is_aside,
     is_question,
     name_key,
+    speaks_to,
     stem,
 )
 from tests.scheduler.cast import BRAM, CAST, MIRA
@@ -146,3 +148,28 @@ def test_name_keys_ignore_case_spacing_and_at() -> None:
 def test_a_cast_without_usable_names_finds_nothing() -> None:
     blank = Character(id=" ", name="@", persona=("x",), nicknames=("  ",))
     assert find_names("@ hello", (blank,)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "aside"),
+    [
+        ("brb", True),
+        ("lol that was great", True),
+        ("((ooc: need a break))", True),
+        ("my phone is dying", True),
+        ("back in 5 min", True),
+        ("The boat leaves in ten minutes.", False),
+        ("Mira, more soup please.", False),
+        ("Where is the lighthouse?", False),
+    ],
+)
+def test_asides_are_the_players_own_talk(text: str, aside: bool) -> None:
+    assert is_aside(text) is aside
+
+
+def test_speaking_to_a_person_needs_direct_address() -> None:
+    assert speaks_to("Tom, did you bring the map?", ["Tom", "Ann"])
+    assert speaks_to("@ann look at this", ["Tom", "Ann"])
+    assert speaks_to("Thanks Tom!", ["Tom"])
+    assert not speaks_to("Tom said the map is lost.", ["Tom"])
+    assert not speaks_to("Anyone seen the map?", [])
