@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 BASELINES = ("random", "round-robin baseline")
-SHARES_SHOWN = 5
+RANKS = 3
+"""How many of a conversation's most picked characters the shares describe."""
 _START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -94,8 +95,9 @@ def build_policy(
 class PolicyScore:
     """One policy's results over the whole dataset.
 
-    ``dominance`` is the mean, over conversations, of the largest share one character
-    has of the policy's picks (``gold_dominance`` the same for the data); the NOBODY
+    ``shares`` are the shares of the policy's picks that go to the most picked character,
+    the second and the third of each conversation, averaged over conversations
+    (``gold_shares`` the same for the data); the first is its dominance. The NOBODY
     figures are None where there is nothing to divide by.
     """
 
@@ -104,11 +106,15 @@ class PolicyScore:
     accuracy: float
     nobody_precision: float | None
     nobody_recall: float | None
-    dominance: float
-    gold_dominance: float
-    shares: dict[str, float]
+    shares: tuple[float, ...]
+    gold_shares: tuple[float, ...]
     p50_ms: float
     p99_ms: float
+
+    @property
+    def dominance(self) -> float:
+        """The average share of picks that goes to a conversation's most picked character."""
+        return self.shares[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +188,11 @@ async def _score(
     correct = said_nobody = right_nobody = gold_nobody = 0
     decided = 0
     latencies: list[float] = []
-    shares: Counter[str] = Counter()
-    dominance: list[float] = []
-    gold_dominance: list[float] = []
+    shares: list[tuple[float, ...]] = []
+    gold_shares: list[tuple[float, ...]] = []
     for conversation in conversations:
         picked: Counter[str] = Counter()
         gold: Counter[str] = Counter()
-        names = {c.id: c.name for c in conversation.characters}
         for so_far, expected in _decision_points(conversation):
             trigger = so_far[-1]
             hops = 0
@@ -210,26 +214,36 @@ async def _score(
             right_nobody += chosen is None and expected is None
             if chosen is not None:
                 picked[chosen] += 1
-                shares[names[chosen]] += 1
             if expected is not None:
                 gold[expected] += 1
         if picked:
-            dominance.append(max(picked.values()) / picked.total())
+            shares.append(_ranked_shares(picked))
         if gold:
-            gold_dominance.append(max(gold.values()) / gold.total())
-    total = shares.total()
+            gold_shares.append(_ranked_shares(gold))
     return PolicyScore(
         name=name,
         decisions=decided,
         accuracy=correct / decided if decided else 0.0,
         nobody_precision=right_nobody / said_nobody if said_nobody else None,
         nobody_recall=right_nobody / gold_nobody if gold_nobody else None,
-        dominance=statistics.fmean(dominance) if dominance else 0.0,
-        gold_dominance=statistics.fmean(gold_dominance) if gold_dominance else 0.0,
-        shares={speaker: n / total for speaker, n in shares.most_common()},
+        shares=_mean_shares(shares),
+        gold_shares=_mean_shares(gold_shares),
         p50_ms=_percentile(latencies, 50),
         p99_ms=_percentile(latencies, 99),
     )
+
+
+def _ranked_shares(picked: Counter[str]) -> tuple[float, ...]:
+    """The shares of the most picked characters, largest first (zeros where fewer)."""
+    counts = [n for _, n in picked.most_common(RANKS)]
+    counts += [0] * (RANKS - len(counts))
+    return tuple(n / picked.total() for n in counts)
+
+
+def _mean_shares(rows: Sequence[tuple[float, ...]]) -> tuple[float, ...]:
+    if not rows:
+        return (0.0,) * RANKS
+    return tuple(statistics.fmean(row[rank] for row in rows) for rank in range(RANKS))
 
 
 def _percentile(values: Sequence[float], percent: int) -> float:
@@ -262,12 +276,13 @@ def format_turns_result(result: TurnsEvalResult) -> str:
         return "\n".join(lines)
     lines += [
         "",
-        "top share: the largest share one character has of a policy's picks, averaged over "
-        f"conversations (in the data itself: {result.scores[0].gold_dominance:.3f})",
-        f"share of picks per character (the {SHARES_SHOWN} most picked):",
+        "share of picks going to each conversation's most, second and third most picked "
+        "character (averaged over conversations; the top share is the first):",
+        f"  {'the data itself':<20} " + _shares_text(result.scores[0].gold_shares),
     ]
-    for score in result.scores:
-        top = list(score.shares.items())[:SHARES_SHOWN]
-        shown = ", ".join(f"{speaker} {share:.2f}" for speaker, share in top) or "nobody picked"
-        lines.append(f"  {score.name:<20} {shown}")
+    lines += [f"  {s.name:<20} " + _shares_text(s.shares) for s in result.scores]
     return "\n".join(lines)
+
+
+def _shares_text(shares: Sequence[float]) -> str:
+    return " / ".join(f"{share:.2f}" for share in shares)

@@ -64,11 +64,11 @@ async def test_the_metrics_count_what_they_say(tmp_path: Path) -> None:
     assert always.decisions == 3
     assert always.accuracy == pytest.approx(1 / 3)
     assert always.nobody_precision is None and always.nobody_recall == 0.0
-    assert always.dominance == 1.0 and always.gold_dominance == 0.5
-    assert always.shares == {"Mira": 1.0}
+    assert always.dominance == 1.0
+    assert always.shares == (1.0, 0.0, 0.0) and always.gold_shares == (0.5, 0.5, 0.0)
     assert never.accuracy == pytest.approx(1 / 3)
     assert never.nobody_precision == pytest.approx(1 / 3) and never.nobody_recall == 1.0
-    assert never.shares == {} and never.dominance == 0.0
+    assert never.shares == (0.0, 0.0, 0.0) and never.dominance == 0.0
     assert 0 <= always.p50_ms <= always.p99_ms
 
 
@@ -102,7 +102,15 @@ def test_eval_turns_prints_each_policy_beside_the_baselines(
     assert float(rows["scoring"][0]) > float(rows["random"][0])
     assert float(rows["scoring"][0]) > float(rows["round-robin baseline"][0])
     assert float(rows["manual"][2]) > float(rows["scoring"][2])
-    assert any(line.strip().startswith("scoring ") for line in lines[6:])
+    shares = {line[:23].strip(): line[23:].split(" / ") for line in lines[8:]}
+    assert list(shares) == [
+        "the data itself",
+        "scoring",
+        "manual",
+        "random",
+        "round-robin baseline",
+    ]
+    assert all(len(row) == 3 for row in shares.values())
 
 
 @pytest.mark.parametrize(

@@ -88,28 +88,29 @@ async def test_a_threaded_message_is_answered_in_its_thread(
         assert len(await app.store.recent_turns(thread, 10)) == 2
 
 
+async def answer_to(fake: FakeSlack, app: App, user: str, text: str) -> str:
+    """Run ``/botkit text`` as ``user`` and return the answer Slack was sent."""
+    before = len(fake.responses)
+    assert await fake.command(user, text) == 200
+    await until(lambda: len(fake.responses) > before)
+    await app.wait_idle()
+    return str(fake.responses[-1]["text"])
+
+
 async def test_cast_commands_need_a_workspace_admin(
     fake: FakeSlack, tmp_path: Path, pack_dir: Path
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Hello.") as app:
-
-        async def command(user: str, text: str) -> str:
-            before = len(fake.responses)
-            assert await fake.command(user, text) == 200
-            await until(lambda: len(fake.responses) > before)
-            await app.wait_idle()
-            return str(fake.responses[-1]["text"])
-
-        assert await command(ANN, "add wren") == (
+        assert await answer_to(fake, app, ANN, "add wren") == (
             "Cannot do that: /add changes this channel and needs the manage permission"
         )
         assert await app.store.get_cast(ROOM) is None
-        assert await command(ADMIN, "add wren") == "Joined: Wren"
-        assert await command(ANN, "swap bram mira") == (
+        assert await answer_to(fake, app, ADMIN, "add wren") == "Joined: Wren"
+        assert await answer_to(fake, app, ANN, "swap bram mira") == (
             "Cannot do that: /swap changes this channel and needs the manage permission"
         )
-        assert await command(ADMIN, "remove wren") == "Wren left."
-        assert await command(ADMIN, "swap bram wren") == "Bram left; Wren joined."
+        assert await answer_to(fake, app, ADMIN, "remove wren") == "Wren left."
+        assert await answer_to(fake, app, ADMIN, "swap bram wren") == "Bram left; Wren joined."
         assert await app.store.get_cast(ROOM) == ["mira", "wren"]
 
 
@@ -187,18 +188,10 @@ async def test_the_policy_subcommand_switches_turn_taking(
     fake: FakeSlack, tmp_path: Path, pack_dir: Path
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Evening.", max_hops=0) as app:
-
-        async def command(user: str, text: str) -> str:
-            before = len(fake.responses)
-            assert await fake.command(user, text) == 200
-            await until(lambda: len(fake.responses) > before)
-            await app.wait_idle()
-            return str(fake.responses[-1]["text"])
-
-        assert await command(ANN, "policy round-robin") == (
+        assert await answer_to(fake, app, ANN, "policy round-robin") == (
             "Cannot do that: /policy changes this channel and needs the manage permission"
         )
-        assert (await command(ADMIN, "policy round-robin")).startswith(
+        assert (await answer_to(fake, app, ADMIN, "policy round-robin")).startswith(
             "Turn-taking here is now round-robin"
         )
         for count, line in enumerate(("Evening all.", "Cold out there.", "Any news?"), 1):
@@ -206,6 +199,6 @@ async def test_the_policy_subcommand_switches_turn_taking(
             await until(lambda n=count: len(fake.posted) >= n)
             await app.wait_idle()
         assert [p.username for p in fake.posted] == ["Mira", "Bram", "Mira"]
-        assert await command(ANN, "policy") == (
+        assert await answer_to(fake, app, ANN, "policy") == (
             "Turn-taking here: round-robin (choose from scoring, model, round-robin, manual)."
         )
