@@ -66,7 +66,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 _SPECS = {spec.name: spec for spec in COMMANDS}
-
 _ALIASES = {"describe": "info", "list": "characters", "mix": "add", "recall": "memory"}
 _MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 
@@ -210,7 +209,7 @@ class CommandService:
         return f"Turn-taking here is now {wanted}" + (f": {summary}." if summary else ".")
 
     async def _mute(self, conversation: Conversation, character: Character, mute: bool) -> str:
-        if character.id not in {c.id for c in conversation.cast}:
+        if mute and character.id not in {c.id for c in conversation.cast}:
             raise CommandError(f"{character.name} is not in this channel")
         muted = conversation.muted
         if mute == (character.id in muted):

@@ -68,7 +68,7 @@ def _company(
 
     A character is described by its summary (or its first persona line, shortened), not
     its whole card, so the speaker can address it correctly at little cost. People are
-    the humans who wrote among the last :data:`PEOPLE_WINDOW` turns, newest last.
+    the humans who wrote among the last :data:`PEOPLE_WINDOW` turns, in order of appearance.
     """
     lines = []
     present = [other for other in others if other.id != speaker.id]

@@ -128,3 +128,28 @@ def test_token_budget_is_never_exceeded(
     contents = [m.content for m in prompt.messages]
     assert total_cost(prompt_builder, contents) <= prompt.budget
     assert prompt.budget + reply <= window
+
+
+def test_the_others_present_are_described_briefly_and_the_people_named() -> None:
+    nell = Character(
+        id="nell",
+        name="Nell",
+        persona=(
+            "Nell is fifteen and was the apprentice of Elias Crane, the lighthouse keeper, "
+            "until the night he vanished without a word to anyone in town.",
+            "She is shy.",
+        ),
+    )
+    prompt = builder().build(
+        speaker=MIRA,
+        others=[MIRA, BRAM, nell],
+        transcript=[turn("Ann", "Hello!"), turn(BRAM, "Hmph."), turn("Tom", "Evening.")],
+    )
+    system = prompt.messages[0].content
+    assert "Also here: Bram (an old fisherman); Nell (Nell is fifteen and was the apprentice" in (
+        system
+    )
+    assert "She is shy" not in system
+    introduction = system.split("Also here: ")[1].split("\n")[0]
+    assert len(introduction) < 200
+    assert "People in the conversation: Ann, Tom." in system

@@ -116,6 +116,8 @@ async def test_mute_and_force_talk(make_app: AppFactory) -> None:
         assert names(adapter) == ["Mira", "Bram"]
         await push(app, adapter, command("mute", "wren"))
         assert adapter.notices[-1][1] == "Cannot do that: Wren is not in this channel"
+        await push(app, adapter, command("unmute", "wren"))
+        assert adapter.notices[-1][1] == "Wren is not muted."
 
 
 async def test_force_talk_speaks_even_when_the_policy_would_not(make_app: AppFactory) -> None:
