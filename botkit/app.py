@@ -21,8 +21,13 @@ from botkit.backends.base import ChatBackend
 from botkit.backends.factory import build_backends
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.registry import BackendSet
-from botkit.characters import CharacterRegistry, default_pack_path, load_pack
-from botkit.commands import CommandError, CommandService
+from botkit.characters import (
+    CharacterRegistry,
+    CharacterValidationError,
+    default_pack_path,
+    load_pack,
+)
+from botkit.commands import CommandError, CommandService, PackControl
 from botkit.config import Config
 from botkit.context import KnowledgeProvider
 from botkit.conversation import Conversation, ConversationSettings
@@ -32,6 +37,7 @@ from botkit.memory.factory import open_memory
 from botkit.memory.provider import MemoryProvider
 from botkit.memory.service import MemoryService
 from botkit.memory.vectors import VectorIndexError
+from botkit.pack_install import PackError, PackInstaller, installed_pack_folders
 from botkit.router import Router
 from botkit.scheduler import (
     ComposedScheduler,
@@ -93,11 +99,13 @@ class App:
         self._backends: BackendSet | None = None
         self.characters = CharacterRegistry()
         self.scheduler = ComposedScheduler(policies={"manual": ManualPolicy()}, default="manual")
+        self.packs = PackInstaller(config.data_dir, progress=self._progress)
         self.commands = CommandService(
-            characters=self.characters,
+            characters=lambda: self.characters,
             status=self._status,
             memory=lambda: self.memory,
             forgotten=self._forgotten,
+            packs=PackControl(self.packs, config.pack_installers, self.reload_characters),
         )
         self._knowledge = KnowledgeProvider()
         self._settings_in_use = config.conversation
@@ -161,8 +169,47 @@ class App:
         await self._router.recover()
 
     def _load_characters(self) -> None:
+        self.characters, skipped = self._registry()
+        for problem in skipped:
+            log.warning("%s", problem)
+
+    def _registry(self) -> tuple[CharacterRegistry, list[str]]:
+        """The configured packs (or the default one), then the installed ones.
+
+        A configured pack that does not load stops the start; an installed one is skipped,
+        with one line saying why among the problems returned.
+        """
+        registry = CharacterRegistry()
         for path in self.config.packs or (default_pack_path(),):
-            self.characters.add_pack(load_pack(path))
+            registry.add_pack(load_pack(path))
+        skipped: list[str] = []
+        try:
+            installed = installed_pack_folders(self.config.data_dir)
+        except PackError as error:
+            return registry, [f"installed packs not loaded: {error}"]
+        for entry, folder in installed:
+            try:
+                registry.add_pack(load_pack(folder))
+            except (CharacterValidationError, ValueError, OSError) as error:
+                reason = "; ".join(str(error).splitlines())
+                skipped.append(f"installed pack {entry.name} skipped: {reason}")
+        return registry, skipped
+
+    async def reload_characters(self) -> list[str]:
+        """Load every pack again and switch to the result (after packs were installed or
+        removed); returns what went wrong, one line each. Open conversations are dropped
+        from the cache, so each channel picks the new characters up at its next event."""
+        try:
+            registry, skipped = await asyncio.to_thread(self._registry)
+        except (CharacterValidationError, ValueError, OSError) as error:
+            reason = "; ".join(str(error).splitlines())
+            log.warning("characters not reloaded: %s", reason)
+            return [f"characters not reloaded: {reason}"]
+        for problem in skipped:
+            log.warning("%s", problem)
+        self.characters = registry
+        self._conversations.clear()
+        return skipped
 
     def _settings(self, settings: ConversationSettings) -> ConversationSettings:
         """The settings with the default cast resolved and checked against the packs."""

@@ -16,6 +16,7 @@ from botkit.backends.base import ChatBackend
 from botkit.backends.factory import build_backends
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.model_files import ModelNotFound
+from botkit.cards.convert import FORMATS, CardConversionError, export_card, import_card
 from botkit.characters import CharacterValidationError, check_paths
 from botkit.config import Config, ConfigError, load_config, parse_config
 from botkit.evaluation.memory_data import DatasetError, load_dataset
@@ -29,6 +30,7 @@ from botkit.evaluation.turns_eval import (
 )
 from botkit.memory.embeddings import EmbeddingError
 from botkit.memory.vectors import VectorIndexError
+from botkit.pack_install import PackError, PackInstaller
 from botkit.redaction import install_redaction, secrets_in
 from botkit.scheduler.catalog import POLICY_SUMMARIES
 from botkit.store import StoreError
@@ -38,12 +40,14 @@ __all__ = ["main"]
 log = logging.getLogger("botkit")
 
 OPERATOR_ERRORS = (
+    CardConversionError,
     CharacterValidationError,
     ConfigError,
     ConfigurationError,
     DatasetError,
     EmbeddingError,
     ModelNotFound,
+    PackError,
     VectorIndexError,
     StoreError,
     OSError,
@@ -59,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except OPERATOR_ERRORS as error:
-        print(f"botkit: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines() or [""]:
+            print(f"botkit: error: {line}", file=sys.stderr)
         log.debug("details", exc_info=True)
         return 1
     except KeyboardInterrupt:
@@ -94,6 +99,39 @@ def _parser() -> argparse.ArgumentParser:
     check = character_commands.add_parser("check", help="validate character files or packs")
     check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     check.set_defaults(func=_check)
+    preview = character_commands.add_parser(
+        "preview", help="print the prompt a character gets in a sample scene, with token counts"
+    )
+    preview.add_argument("name", metavar="NAME", help="character id, name or nickname")
+    preview.add_argument("--pack", type=Path, help="pack folder (default: the shipped pack)")
+    preview.add_argument("--scene", default="", help="scene text, as /scene sets it")
+    preview.add_argument(
+        "--backend",
+        choices=("tiktoken", "embedded"),
+        default="tiktoken",
+        help="count tokens with tiktoken (default, fast) or the embedded model's tokenizer",
+    )
+    preview.set_defaults(func=_preview)
+    card_in = character_commands.add_parser(
+        "import", help="turn a Character Card (V1/V2/V3 JSON, PNG or CHARX) into character YAML"
+    )
+    card_in.add_argument("file", type=Path, metavar="FILE")
+    card_in.add_argument("--out", type=Path, default=Path("."), help="folder (default: here)")
+    card_in.add_argument("--id", help="character id (default: made from the name)")
+    card_in.add_argument("--force", action="store_true", help="replace an existing file")
+    card_in.set_defaults(func=_import_card)
+    card_out = character_commands.add_parser(
+        "export", help="write a character YAML file back as a Character Card"
+    )
+    card_out.add_argument("file", type=Path, metavar="FILE.yaml")
+    card_out.add_argument("--format", choices=FORMATS, default="json", help="default: json")
+    card_out.add_argument(
+        "--spec", choices=("v1", "v2", "v3"), help="default: the one it was imported from"
+    )
+    card_out.add_argument("--out", type=Path, required=True, help="card file to write")
+    card_out.set_defaults(func=_export_card)
+
+    _pack_parser(commands.add_parser("pack", help="install character packs from git or folders"))
 
     evaluate = commands.add_parser("eval", help="measure botkit's parts on a dataset")
     evaluations = evaluate.add_subparsers(required=True, metavar="PART")
@@ -118,6 +156,30 @@ def _parser() -> argparse.ArgumentParser:
     turns.add_argument("--seed", type=int, default=0, help="seed for scoring and random choices")
     turns.set_defaults(func=_eval_turns)
     return parser
+
+
+def _pack_parser(pack: argparse.ArgumentParser) -> None:
+    actions = pack.add_subparsers(required=True, metavar="ACTION")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--config", type=Path, help="config file whose data_dir to use")
+    where.add_argument("--data-dir", type=Path, help="where packs and packs.lock are kept")
+    install = actions.add_parser(
+        "install", parents=[where], help="install a pack from a git URL or a folder"
+    )
+    install.add_argument("source", metavar="SOURCE[@REF]", help="git URL or folder, @tag/branch")
+    install.set_defaults(func=_pack_install)
+    listing = actions.add_parser("list", parents=[where], help="the installed packs")
+    listing.set_defaults(func=_pack_list)
+    update = actions.add_parser(
+        "update", parents=[where], help="update packs to their ref's newest commit"
+    )
+    update.add_argument(
+        "name", nargs="?", metavar="NAME[@REF]", help="one pack (default: all); @REF moves it"
+    )
+    update.set_defaults(func=_pack_update)
+    remove = actions.add_parser("remove", parents=[where], help="uninstall a pack")
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(func=_pack_remove)
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -181,6 +243,74 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 1
     print("all characters are valid", file=sys.stderr)
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from botkit.preview import preview
+
+    try:
+        text = asyncio.run(
+            preview(args.name, pack=args.pack, scene=args.scene, counter=args.backend)
+        )
+    except LookupError as error:
+        print(f"botkit: error: {error.args[0]}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
+def _import_card(args: argparse.Namespace) -> int:
+    done = import_card(args.file, args.out, character_id=args.id, overwrite=args.force)
+    for path in (done.path, *done.files):
+        _progress(f"wrote {path}")
+    _progress(f"imported {done.character_id}; `botkit characters check {done.path}` validates it")
+    return 0
+
+
+def _export_card(args: argparse.Namespace) -> int:
+    done = export_card(args.file, args.out, fmt=args.format, spec=args.spec)
+    _progress(f"wrote {done.path} ({done.spec} card, {args.format})")
+    return 0
+
+
+def _installer(args: argparse.Namespace) -> PackInstaller:
+    data_dir = (
+        args.data_dir or (load_config(args.config) if args.config else parse_config({})).data_dir
+    )
+    return PackInstaller(data_dir, progress=_progress)
+
+
+def _pack_install(args: argparse.Namespace) -> int:
+    result = asyncio.run(_installer(args).install(args.source))
+    _progress(result.describe())
+    return 0
+
+
+def _pack_update(args: argparse.Namespace) -> int:
+    for result in asyncio.run(_installer(args).update(args.name)):
+        _progress(result.describe())
+    return 0
+
+
+def _pack_remove(args: argparse.Namespace) -> int:
+    entry = asyncio.run(_installer(args).remove(args.name))
+    _progress(f"removed {entry.name} {entry.version}")
+    return 0
+
+
+def _pack_list(args: argparse.Namespace) -> int:
+    installed = _installer(args).installed()
+    if not installed:
+        _progress("no packs are installed")
+        return 0
+    rows = [("NAME", "VERSION", "SOURCE", "REF", "COMMIT")] + [
+        (e.name, e.version, e.source, e.ref or "-", e.short_commit) for e in installed
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[4]]))
     return 0
 
 

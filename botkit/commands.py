@@ -14,9 +14,17 @@ from botkit.events import CommandEvent, Permission
 from botkit.memory.provider import describe_age
 from botkit.memory.records import Scope
 from botkit.memory.service import Forgotten, MemoryService
+from botkit.pack_install import PackError, PackInstaller
 from botkit.scheduler.catalog import POLICY_SUMMARIES
 
-__all__ = ["COMMANDS", "CommandError", "CommandService", "CommandSpec"]
+__all__ = [
+    "COMMANDS",
+    "CommandError",
+    "CommandService",
+    "CommandSpec",
+    "PackControl",
+    "may_change_packs",
+]
 
 
 class CommandError(Exception):
@@ -64,6 +72,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "what a character recalls about a topic",
         Permission.MANAGE,
     ),
+    CommandSpec(
+        "pack",
+        "/pack list|install <source>[@ref]|update <name>[@ref]|remove <name>",
+        "installed character packs (changing them is for packs.installers in the config)",
+    ),
 )
 _SPECS = {spec.name: spec for spec in COMMANDS}
 _ALIASES = {"describe": "info", "list": "characters", "mix": "add", "recall": "memory"}
@@ -71,6 +84,26 @@ _MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 
 Interrupted = Callable[[], bool]
 StatusLines = Callable[[Conversation], Awaitable[list[str]]]
+PACK_ACTIONS = ("list", "install", "update", "remove")
+
+
+@dataclass(frozen=True, slots=True)
+class PackControl:
+    """What ``/pack`` works with: the installer, who may change packs, and what to call after
+    a change (it reloads the characters and returns any problems loading them)."""
+
+    installer: PackInstaller
+    installers: frozenset[str]
+    changed: Callable[[], Awaitable[list[str]]]
+
+
+def may_change_packs(event: CommandEvent, installers: frozenset[str]) -> bool:
+    """Whether the caller may install, update or remove packs: the bot's owner, or a
+    ``platform:user-id`` (or ``platform:*``) entry of ``packs.installers``."""
+    if Permission.OWNER & event.permissions:
+        return True
+    platform = event.channel.platform
+    return bool({f"{platform}:{event.author.id}", f"{platform}:*"} & installers)
 
 
 class CommandService:
@@ -79,15 +112,17 @@ class CommandService:
     def __init__(
         self,
         *,
-        characters: CharacterRegistry,
+        characters: Callable[[], CharacterRegistry],
         status: StatusLines,
         memory: Callable[[], MemoryService | None] = lambda: None,
         forgotten: Callable[[Conversation], Awaitable[None]] | None = None,
+        packs: PackControl | None = None,
     ) -> None:
         self._characters = characters
         self._status = status
         self._memory = memory
         self._forgotten = forgotten
+        self._packs = packs
 
     async def handle(
         self, event: CommandEvent, conversation: Conversation, interrupted: Interrupted
@@ -110,7 +145,7 @@ class CommandService:
             case "cast":
                 return _describe_cast(conversation.cast)
             case "characters":
-                return "\n".join(_line(c) for c in self._characters.all())
+                return "\n".join(_line(c) for c in self._characters().all())
             case "info":
                 return _describe(self._one(args, spec))
             case "add":
@@ -141,13 +176,15 @@ class CommandService:
                 return await self._forget(event, conversation, spec)
             case "memory":
                 return await self._recall(event, conversation, spec)
+            case "pack":
+                return await self._pack(event, spec)
             case _:
                 return "\n".join(
                     [_describe_cast(conversation.cast), *await self._status(conversation)]
                 )
 
     def _find(self, name: str) -> Character:
-        character = self._characters.find(name)
+        character = self._characters().find(name)
         if character is None:
             raise CommandError(f"no character called {name!r}; /characters lists them")
         return character
@@ -257,6 +294,41 @@ class CommandService:
         if self._forgotten is not None:
             await self._forgotten(conversation)
         return f"Forgot {said}: {_counted(done)}."
+
+    async def _pack(self, event: CommandEvent, spec: CommandSpec) -> str:
+        """``/pack``: anyone may list; installing, updating and removing need the allowlist.
+
+        The git work runs in subprocesses, so other channels carry on meanwhile.
+        """
+        control = self._packs
+        if control is None:
+            raise CommandError("packs cannot be managed from this bot")
+        action = event.args[0].lower() if event.args else "list"
+        if action not in PACK_ACTIONS or len(event.args[1:]) != (0 if action == "list" else 1):
+            raise CommandError(f"usage: {spec.usage}")
+        installer = control.installer
+        try:
+            if action == "list":
+                installed = installer.installed()
+                if not installed:
+                    return "No packs are installed; /pack install <source>[@ref] adds one."
+                return "\n".join(entry.describe() for entry in installed)
+            if not may_change_packs(event, control.installers):
+                raise CommandError(
+                    f"/pack {action} is only for the bot's owner and the users listed in "
+                    "packs.installers in the config"
+                )
+            target = event.args[1]
+            if action == "install":
+                done = [(await installer.install(target)).describe()]
+            elif action == "update":
+                done = [result.describe() for result in await installer.update(target)]
+            else:
+                removed = await installer.remove(target)
+                done = [f"removed {removed.name} {removed.version}"]
+        except PackError as error:
+            raise CommandError("\n".join([f"/pack {action} refused:", *error.problems])) from error
+        return "\n".join([*done, *await control.changed()])
 
     async def _recall(
         self, event: CommandEvent, conversation: Conversation, spec: CommandSpec

@@ -29,6 +29,7 @@ __all__ = [
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_TYPES = ("llamacpp", "openai")
+_INSTALLER = re.compile(r"^[\w.-]+:\S+$")
 
 
 class ConfigError(Exception):
@@ -80,6 +81,9 @@ class Config:
 
     data_dir: Path
     packs: tuple[Path, ...] = ()
+    pack_installers: frozenset[str] = frozenset()
+    """Who may install, update and remove packs through chat commands: ``platform:user-id``
+    or ``platform:*`` (the bot's owner, such as the console's user, always may)."""
     backends: Mapping[str, BackendConfig] = field(
         default_factory=lambda: {"local": BackendConfig("local", "llamacpp")}
     )
@@ -211,10 +215,7 @@ class _Checker:
             "",
         )
         data_dir = data.get("data_dir")
-        packs = data.get("packs", [])
-        if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
-            self.problems.append("packs: expected a list of pack folders")
-            packs = []
+        packs, installers = self.packs(data.get("packs", []))
         backends = self.backends(self.section(data, "backends", "backends"))
         default_backend = data.get("default_backend", next(iter(backends), "local"))
         if default_backend not in backends:
@@ -229,6 +230,7 @@ class _Checker:
         return Config(
             data_dir=(base / str(data_dir)).expanduser() if data_dir else default_data_dir(),
             packs=tuple((base / p).expanduser() for p in packs),
+            pack_installers=installers,
             backends=backends,
             default_backend=str(default_backend),
             conversation=self.conversation(self.section(data, "conversation", "conversation")),
@@ -237,6 +239,26 @@ class _Checker:
             reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
             memory=self.memory(self.section(data, "memory", "memory")),
         )
+
+    def packs(self, data: object) -> tuple[list[str], frozenset[str]]:
+        """Pack folders and pack installers: a list of folders, or a mapping of both."""
+        if isinstance(data, dict):
+            self.unknown(data, {"folders", "installers"}, "packs")
+            folders, installers = data.get("folders", []), data.get("installers", [])
+            path = "packs.folders"
+        else:
+            folders, installers, path = data, [], "packs"
+        if not isinstance(folders, list) or not all(isinstance(p, str) for p in folders):
+            self.problems.append(f"{path}: expected a list of pack folders")
+            folders = []
+        if not isinstance(installers, list) or not all(
+            isinstance(entry, str) and _INSTALLER.match(entry) for entry in installers
+        ):
+            self.problems.append(
+                "packs.installers: expected a list of platform:user-id (or platform:*) entries"
+            )
+            installers = []
+        return folders, frozenset(installers)
 
     def backends(self, data: dict[str, Any]) -> dict[str, BackendConfig]:
         if not data:

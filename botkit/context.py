@@ -9,9 +9,11 @@ from typing import Protocol, runtime_checkable
 
 from botkit.characters.model import Character
 from botkit.events import ChannelKey
+from botkit.lore.macros import expand_macros, user_name
+from botkit.lore.model import LoreEntry
 from botkit.transcript import Turn
 
-__all__ = ["ContextProvider", "ContextRequest", "KnowledgeProvider"]
+__all__ = ["ContextProvider", "ContextRequest", "KnowledgeProvider", "LoreSource"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,19 @@ class ContextProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class LoreSource(Protocol):
+    """Finds lore entries by other means than their keys (a provider may also be one).
+
+    The entries found join the speaker's lorebook selection: they go where their
+    ``position`` says and count against the lorebook budget, never twice.
+    """
+
+    async def find_lore(self, request: ContextRequest) -> list[LoreEntry]:
+        """Entries of the speaker's lorebooks that bear on the last turns, best first."""
+        ...
+
+
 class KnowledgeProvider:
     """Adds a character's keyed knowledge entries when a recent turn mentions one of the keys."""
 
@@ -43,10 +58,11 @@ class KnowledgeProvider:
         self._patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
 
     async def retrieve(self, request: ContextRequest) -> list[str]:
-        """Keyed knowledge of the speaker that the last few turns touch on."""
+        """Keyed knowledge of the speaker that the last few turns touch on, macros resolved."""
         recent = " ".join(turn.text for turn in request.transcript[-self._scan_turns :])
+        user = user_name(request.transcript)
         return [
-            entry.text
+            expand_macros(entry.text, char=request.speaker.name, user=user)
             for entry in request.speaker.knowledge
             if entry.keys and self._pattern(entry.keys).search(recent)
         ]

@@ -14,8 +14,9 @@ from botkit.backends.base import BackendError, ChatRequest
 from botkit.backends.registry import BackendSet
 from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
-from botkit.context import ContextProvider, ContextRequest
+from botkit.context import ContextProvider, ContextRequest, LoreSource
 from botkit.events import ChannelKey, Identity, MessageEvent
+from botkit.lore.model import LoreEntry
 from botkit.reply_filter import ReplyFilter
 from botkit.scheduler.base import Decision, TurnContext
 from botkit.scheduler.compose import ComposedScheduler
@@ -268,9 +269,14 @@ class Conversation:
         backend = self._backends.for_character(character)
         sampling = self._backends.sampling_for(character)
         builder = self._backends.prompt_builder(backend, sampling.max_tokens or 0)
-        snippets = await self._context(character)
+        snippets, lore = await self._context(character)
         prompt = builder.build(
-            speaker=character, others=self.cast, transcript=self.turns, context=snippets
+            speaker=character,
+            others=self.cast,
+            transcript=self.turns,
+            context=snippets,
+            scene=self.scene,
+            lore=lore,
         )
         participants = self._participants()
         stops = tuple(f"\n{name}:" for name in participants if name != character.name)
@@ -330,13 +336,19 @@ class Conversation:
         self._turns.append(Turn(character.id, character.name, text, True, now, message_id))
         return True
 
-    async def _context(self, character: Character) -> list[str]:
+    async def _context(self, character: Character) -> tuple[list[str], list[LoreEntry]]:
+        """The context snippets for ``character``'s prompt, and the lore found by meaning."""
         request = ContextRequest(speaker=character, channel=self.channel, transcript=self.turns)
-        found = await asyncio.gather(*(p.retrieve(request) for p in self._providers))
+        sources = [p for p in self._providers if isinstance(p, LoreSource)]
+        found, lore_found = await asyncio.gather(
+            asyncio.gather(*(p.retrieve(request) for p in self._providers)),
+            asyncio.gather(*(s.find_lore(request) for s in sources)),
+        )
         snippets = [f"Scene: {self.scene}"] if self.scene else []
         for batch in found:
             snippets.extend(batch)
-        return snippets
+        lore = [entry for batch in lore_found for entry in batch]
+        return snippets, lore
 
     def _participants(self) -> list[str]:
         names = [character.name for character in self.cast]

@@ -1,12 +1,20 @@
-"""Prompt assembly: a character's fixed block, retrieved context and recent turns, in budget."""
+"""Prompt assembly: lore around a character's fixed block, retrieved context and recent turns.
+
+Everything is counted with the backend's tokenizer and kept within its budget.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
 from botkit.backends.base import ChatMessage
 from botkit.characters.model import Character
+from botkit.lore.engine import LoreSelection, select_lore
+from botkit.lore.macros import NO_USER, expand_macros, user_name
+from botkit.lore.model import LoreEntry
 from botkit.tokens import TokenCounter
 from botkit.transcript import Turn
 
@@ -21,7 +29,12 @@ INTRODUCTION_CHARS = 90
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """An assembled prompt with the token cost of each part, as counted for its backend."""
+    """An assembled prompt with the token cost of each part, as counted for its backend.
+
+    ``lore`` is what the lorebooks put in, by position; ``lore_tokens`` is its cost.
+    ``turn_costs`` is what each included turn costs, oldest first; ``closing_tokens`` is
+    the cost of the character's post-history instructions, the last message.
+    """
 
     messages: tuple[ChatMessage, ...]
     character_tokens: int
@@ -29,36 +42,79 @@ class Prompt:
     turn_tokens: int
     turns_included: int
     budget: int
+    lore_tokens: int = 0
+    lore: LoreSelection = field(default_factory=LoreSelection)
+    turn_costs: tuple[int, ...] = ()
+    closing_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         """Everything the prompt costs, message overhead included."""
-        return self.character_tokens + self.context_tokens + self.turn_tokens
+        return (
+            self.character_tokens
+            + self.lore_tokens
+            + self.context_tokens
+            + self.turn_tokens
+            + self.closing_tokens
+        )
 
 
-def render_character_block(character: Character) -> str:
-    """The fixed, prefix-stable description of ``character`` that opens its prompts."""
+def render_character_block(character: Character, *, user: str = NO_USER) -> str:
+    """The fixed, prefix-stable description of ``character`` that opens its prompts.
+
+    ``{{char}}`` and ``{{user}}`` macros in the character's texts are resolved here
+    (``user`` names the person); a block without ``{{user}}`` never depends on it.
+    """
+    return expand_macros(_character_text(character), char=character.name, user=user)
+
+
+def _character_text(character: Character) -> str:
     name = character.name
     lines = [f"You are {name}." + (f" {character.summary}" if character.summary else "")]
     if character.setting:
         lines += ["", f"Setting: {character.setting.strip()}"]
     lines += ["", f"About {name}:"]
+    if character.description:
+        lines.append(character.description.strip())
     lines += [f"- {line}" for line in character.persona]
     lines += [f"- {entry.text}" for entry in character.knowledge if not entry.keys]
+    if character.personality:
+        lines += ["", f"{name}'s personality: {character.personality.strip()}"]
+    if character.scenario:
+        lines += ["", f"Scenario: {character.scenario.strip()}"]
     if character.style:
         lines += ["", f"How {name} talks: {character.style}"]
     if character.as_of:
         lines += ["", f"It is {character.as_of}. {name} knows nothing of anything later."]
-    if character.examples:
+    dialogue = _example_dialogue(character.example_dialogue)
+    if character.examples or dialogue:
         lines += ["", f"Examples of {name} talking:"]
         for example in character.examples:
             lines += [f"Someone: {example.user}", f"{name}: {example.reply}"]
-    lines += [
-        "",
+        lines += dialogue
+    instruction = (
         f"Stay in character. Write only {name}'s next line: one to three short sentences, "
-        f"no name prefix, never lines for anyone else.",
-    ]
+        f"no name prefix, never lines for anyone else."
+    )
+    if character.system_prompt:
+        instruction = _ORIGINAL.sub(instruction, character.system_prompt.strip())
+    lines += ["", instruction]
     return "\n".join(lines)
+
+
+_ORIGINAL = re.compile(r"\{\{original\}\}", re.IGNORECASE)
+_START = re.compile(r"^\s*<START>\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _example_dialogue(text: str) -> list[str]:
+    """A card's example dialogue as lines, without its ``<START>`` separators."""
+    return [line for line in _START.sub("", text).splitlines() if line.strip()]
+
+
+def post_history_text(character: Character, *, user: str = NO_USER) -> str:
+    """The character's instructions that follow the chat (``{{original}}`` is empty here)."""
+    text = _ORIGINAL.sub("", character.post_history_instructions).strip()
+    return expand_macros(text, char=character.name, user=user) if text else ""
 
 
 def _company(
@@ -92,9 +148,18 @@ def _introduce(character: Character) -> str:
 class PromptBuilder:
     """Builds a speaker's prompt within a backend's context window.
 
-    The order never changes (character block, then context, then turns) so servers with
-    prefix caching reuse the character block. The newest turns are kept first; context
-    snippets are dropped from the least important before any of the newest turn is.
+    The system message is ``[before_char lore] [character block] [after_char lore]
+    [context]``, then come the turns. That is the Character Card meaning of the two lore
+    positions, and its cost is prefix caching: lore placed ``before_char`` changes the
+    start of the prompt whenever different entries activate, so servers re-read the
+    character block. Constant entries keep the prefix stable either way; authors who care
+    about caching put changing lore ``after_char``, and a character without
+    ``before_char`` lore gets a prompt that opens with its (fixed) block as before.
+
+    Lore comes first out of what the block leaves: each book within its token budget
+    and all of it within half of the rest, so turns always have room. The newest turns
+    are kept first; context snippets are dropped from the least important before any of
+    the newest turn is.
     """
 
     def __init__(
@@ -123,23 +188,58 @@ class PromptBuilder:
         others: Sequence[Character],
         transcript: Sequence[Turn],
         context: Sequence[str] = (),
+        scene: str = "",
+        lore: Collection[LoreEntry] = (),
     ) -> Prompt:
-        """The prompt for ``speaker``'s next reply after ``transcript`` (oldest turn first)."""
-        block = self._fit(render_character_block(speaker), self.budget // 2)
+        """The prompt for ``speaker``'s next reply after ``transcript`` (oldest turn first).
+
+        ``scene`` is searched for lore keys along with the turns; ``lore`` holds entries
+        found by other means (by meaning), which activate as if a key had matched.
+        """
+        user = user_name(transcript)
+        block = self._fit(render_character_block(speaker, user=user), self.budget // 2)
         character_tokens = self._cost(block)
         remaining = self.budget - character_tokens
+        selection = select_lore(
+            speaker.lorebooks,
+            [turn.text for turn in transcript],
+            counter=self._counter,
+            prompt_budget=self.budget,
+            limit=remaining // 2,
+            scene=scene,
+            retrieved=lore,
+            render=partial(expand_macros, char=speaker.name, user=user),
+        )
+        before = "\n".join(a.text for a in selection.before_char)
+        after = "\n".join(a.text for a in selection.after_char)
+        lore_tokens = (self._counter.count(before + "\n\n") if before else 0) + (
+            self._counter.count("\n\n" + after) if after else 0
+        )
+        remaining -= lore_tokens
         context_text = self._context_text(speaker, others, transcript, context, remaining // 3)
         context_tokens = self._cost(context_text) - self._overhead if context_text else 0
         remaining -= context_tokens
-        turns, turn_tokens = self._recent_turns(speaker, transcript, remaining)
-        system = block + ("\n\n" + context_text if context_text else "")
+        closing = self._fit(post_history_text(speaker, user=user), remaining // 4)
+        closing_tokens = self._cost(closing) if closing else 0
+        remaining -= closing_tokens
+        turns, turn_costs = self._recent_turns(speaker, transcript, remaining)
+        parts = [before, block, after, context_text]
+        system = "\n\n".join(part for part in parts if part)
         return Prompt(
-            messages=(ChatMessage("system", system), *turns),
+            messages=(
+                ChatMessage("system", system),
+                *turns,
+                *((ChatMessage("system", closing),) if closing else ()),
+            ),
             character_tokens=character_tokens,
             context_tokens=context_tokens,
-            turn_tokens=turn_tokens,
+            turn_tokens=sum(turn_costs),
             turns_included=len(turns),
             budget=self.budget,
+            lore_tokens=lore_tokens,
+            lore=selection,
+            turn_costs=tuple(turn_costs),
+            closing_tokens=closing_tokens,
         )
 
     def _cost(self, content: str) -> int:
@@ -182,13 +282,14 @@ class PromptBuilder:
 
     def _recent_turns(
         self, speaker: Character, transcript: Sequence[Turn], limit: int
-    ) -> tuple[list[ChatMessage], int]:
-        """The newest turns that fit ``limit``, one chat message each, and their cost.
+    ) -> tuple[list[ChatMessage], list[int]]:
+        """The newest turns that fit ``limit``, one chat message each, and what each costs.
 
         The speaker's own turns are its (assistant) messages, everyone else's are user
         messages; each is tagged ``Name: text`` so the model knows who said what.
         """
         messages: list[ChatMessage] = []
+        costs: list[int] = []
         spent = 0
         for turn in reversed(transcript):
             own = turn.is_character and turn.speaker_id == speaker.id
@@ -199,9 +300,11 @@ class PromptBuilder:
                     content = self._fit(content, limit)
                     if content:
                         messages.append(ChatMessage("assistant" if own else "user", content))
-                        spent = self._cost(content)
+                        costs.append(self._cost(content))
                 break
             messages.append(ChatMessage("assistant" if own else "user", content))
+            costs.append(cost)
             spent += cost
         messages.reverse()
-        return messages, spent
+        costs.reverse()
+        return messages, costs

@@ -19,7 +19,8 @@ CommandRunner = Callable[[discord.Interaction, str, tuple[str, ...]], Awaitable[
 def build_command_tree(
     client: discord.Client, run: CommandRunner, names: Callable[[], Sequence[str]]
 ) -> app_commands.CommandTree[discord.Client]:
-    """A command tree: ``/character``, ``/scene``, ``/say``, ``/policy``, ``/memory``, ``/botkit``.
+    """A command tree: ``/character``, ``/scene``, ``/say``, ``/policy``, ``/memory``, ``/pack``,
+    ``/botkit``.
 
     Cast and scene changes carry Manage Server as their default permission (a hint to
     server admins; botkit checks the caller's rights itself when the command runs).
@@ -123,6 +124,24 @@ def build_command_tree(
     async def forget_character(interaction: discord.Interaction, character: str) -> None:
         await run(interaction, "forget", ("character", character))
 
+    pack = app_commands.Group(name="pack", description="Installed character packs")
+
+    @pack.command(name="list", description="The installed packs")
+    async def list_packs(interaction: discord.Interaction) -> None:
+        await run(interaction, "pack", ("list",))
+
+    @pack.command(name="install", description="Install a pack from a git URL (SOURCE[@REF])")
+    async def install_pack(interaction: discord.Interaction, source: str) -> None:
+        await run(interaction, "pack", ("install", source))
+
+    @pack.command(name="update", description="Update a pack (NAME, or NAME@REF to move it)")
+    async def update_pack(interaction: discord.Interaction, name: str) -> None:
+        await run(interaction, "pack", ("update", name))
+
+    @pack.command(name="remove", description="Uninstall a pack")
+    async def remove_pack(interaction: discord.Interaction, name: str) -> None:
+        await run(interaction, "pack", ("remove", name))
+
     botkit = app_commands.Group(name="botkit", description="botkit itself")
 
     @botkit.command(name="status", description="Cast, backends and limits")
@@ -143,6 +162,7 @@ def build_command_tree(
         say,
         policy,
         memory,
+        pack,
         botkit,
     )
     for command in commands:

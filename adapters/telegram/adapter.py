@@ -54,6 +54,7 @@ COMMANDS = {
     "status": "Cast, backends and limits",
     "forget": "Erase history: channel, me, user <who>, character <name>",
     "memory": "What a character recalls about a topic (admins)",
+    "pack": "Installed packs: list, install, update, remove (allowed installers)",
     "help": "What the commands do",
 }
 _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}

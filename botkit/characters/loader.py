@@ -10,11 +10,28 @@ from pathlib import Path
 from yaml.nodes import Node
 
 from botkit.characters.errors import CharacterError, CharacterValidationError
+from botkit.characters.lorebooks import load_lorebook_file, read_lorebook
 from botkit.characters.model import BackendOverride, Character, Example, KnowledgeEntry, Pack
-from botkit.characters.yaml_nodes import NodeReader, compose_file
+from botkit.characters.yaml_nodes import NodeReader, compose_file, describe_node
+from botkit.lore.model import Lorebook
 
 __all__ = ["check_paths", "default_pack_path", "load_character", "load_pack"]
 
+CARD_TEXT_FIELDS = (
+    "description",
+    "personality",
+    "scenario",
+    "example_dialogue",
+    "system_prompt",
+    "post_history_instructions",
+    "creator_notes",
+    "creator",
+    "character_version",
+)
+"""Character Card text fields a character file may carry."""
+CARD_LIST_FIELDS = ("alternate_greetings", "group_greetings", "tags")
+CARD_DATA_FIELDS = {"extensions": "a mapping", "card": "a mapping", "assets": "a list"}
+"""Card data kept verbatim for export, and the shape each must have."""
 CHARACTER_FIELDS = (
     "id",
     "name",
@@ -26,12 +43,25 @@ CHARACTER_FIELDS = (
     "color",
     "examples",
     "knowledge",
+    "lorebook",
     "as_of",
     "talkativeness",
     "nicknames",
     "backend",
+    *CARD_TEXT_FIELDS,
+    *CARD_LIST_FIELDS,
+    *CARD_DATA_FIELDS,
 )
-PACK_FIELDS = ("name", "version", "description", "authors", "license", "setting", "characters")
+PACK_FIELDS = (
+    "name",
+    "version",
+    "description",
+    "authors",
+    "license",
+    "setting",
+    "lorebooks",
+    "characters",
+)
 BACKEND_FIELDS = ("use", "model", "temperature", "top_p", "max_tokens")
 COLORS = frozenset(
     f"{prefix}{base}"
@@ -104,12 +134,27 @@ def _top_fields(
     return None if fields is None else (reader, fields)
 
 
-def _read_character(path: Path, setting: str, problems: list[CharacterError]) -> Character | None:
+def _read_character(
+    path: Path,
+    setting: str,
+    problems: list[CharacterError],
+    shared: tuple[Lorebook, ...] = (),
+) -> Character | None:
     before = len(problems)
-    top = _top_fields(path, CHARACTER_FIELDS, ("id", "name", "persona"), problems)
+    top = _top_fields(path, CHARACTER_FIELDS, ("id", "name"), problems)
     if top is None:
         return None
     reader, fields = top
+    if not any(key in fields for key in ("persona", "description", "personality")):
+        problems.append(
+            CharacterError(path, 1, "persona", "required field is missing (or give a description)")
+        )
+    for key, shape in CARD_DATA_FIELDS.items():
+        node = fields.get(key)
+        if node is not None and describe_node(node) != shape:
+            reader.error(node, key, f"expected {shape}, found {describe_node(node)}")
+    card = {key: reader.text(fields.get(key), key) or "" for key in CARD_TEXT_FIELDS}
+    lists = {key: reader.texts(fields.get(key), key) for key in CARD_LIST_FIELDS}
     character_id = reader.text(fields.get("id"), "id", required=True)
     if character_id is not None and not _ID.match(character_id):
         reader.error(
@@ -120,7 +165,7 @@ def _read_character(path: Path, setting: str, problems: list[CharacterError]) ->
         )
     name = reader.text(fields.get("name"), "name", required=True)
     persona_node = fields.get("persona")
-    persona = reader.texts(persona_node, "persona", non_empty=True)
+    persona = reader.texts(persona_node, "persona", non_empty=True) if persona_node else ()
     color = reader.text(fields.get("color"), "color")
     if color and color not in COLORS and not _HEX_COLOR.match(color):
         reader.error(
@@ -140,6 +185,10 @@ def _read_character(path: Path, setting: str, problems: list[CharacterError]) ->
         color=color or None,
         examples=_examples(reader, fields.get("examples")),
         knowledge=_knowledge(reader, fields.get("knowledge")),
+        lorebook=read_lorebook(reader, fields["lorebook"], "lorebook")
+        if "lorebook" in fields
+        else None,
+        shared_lorebooks=shared,
         as_of=reader.text(fields.get("as_of"), "as_of", required=True)
         if "as_of" in fields
         else None,
@@ -148,6 +197,18 @@ def _read_character(path: Path, setting: str, problems: list[CharacterError]) ->
         backend=_backend(reader, fields.get("backend")),
         setting=setting,
         source=path,
+        description=card["description"],
+        personality=card["personality"],
+        scenario=card["scenario"],
+        example_dialogue=card["example_dialogue"],
+        system_prompt=card["system_prompt"],
+        post_history_instructions=card["post_history_instructions"],
+        creator_notes=card["creator_notes"],
+        creator=card["creator"],
+        character_version=card["character_version"],
+        alternate_greetings=lists["alternate_greetings"],
+        group_greetings=lists["group_greetings"],
+        tags=lists["tags"],
     )
     return character if len(problems) == before else None
 
@@ -209,9 +270,35 @@ def _read_pack(folder: Path, problems: list[CharacterError]) -> Pack | None:
         return None
     reader, fields = top
     setting = reader.text(fields.get("setting"), "setting") or ""
+    books = tuple(
+        book
+        for file in _pack_files(reader, folder, fields.get("lorebooks"), "lorebooks")
+        if (book := load_lorebook_file(file, problems)) is not None
+    )
+    found = [
+        (file, _read_character(file, setting, problems, books))
+        for file in _pack_files(reader, folder, fields.get("characters"), "characters")
+    ]
+    _check_unique(found, problems)
+    pack = Pack(
+        name=reader.text(fields.get("name"), "name", required=True) or "",
+        version=reader.text(fields.get("version"), "version", required=True) or "",
+        description=reader.text(fields.get("description"), "description") or "",
+        authors=reader.texts(fields.get("authors"), "authors"),
+        license=reader.text(fields.get("license"), "license") or "",
+        setting=setting,
+        lorebooks=books,
+        characters=tuple(character for _, character in found if character is not None),
+        root=folder,
+    )
+    return pack if len(problems) == before else None
+
+
+def _pack_files(reader: NodeReader, folder: Path, node: Node | None, field: str) -> list[Path]:
+    """The files a manifest list names, each checked to exist inside the pack folder."""
     base = folder.resolve()
-    found: list[tuple[Path, Character | None]] = []
-    for path, item in reader.items(fields.get("characters"), "characters"):
+    files = []
+    for path, item in reader.items(node, field):
         name = reader.text(item, path, required=True)
         if not name:
             continue
@@ -221,19 +308,8 @@ def _read_pack(folder: Path, problems: list[CharacterError]) -> Pack | None:
         elif not file.is_file():
             reader.error(item, path, f"file {name!r} does not exist in the pack")
         else:
-            found.append((file, _read_character(file, setting, problems)))
-    _check_unique(found, problems)
-    pack = Pack(
-        name=reader.text(fields.get("name"), "name", required=True) or "",
-        version=reader.text(fields.get("version"), "version", required=True) or "",
-        description=reader.text(fields.get("description"), "description") or "",
-        authors=reader.texts(fields.get("authors"), "authors"),
-        license=reader.text(fields.get("license"), "license") or "",
-        setting=setting,
-        characters=tuple(character for _, character in found if character is not None),
-        root=folder,
-    )
-    return pack if len(problems) == before else None
+            files.append(file)
+    return files
 
 
 def _check_unique(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botkit.lore.model import Lorebook
+
 __all__ = [
     "BackendOverride",
     "Character",
@@ -43,7 +45,16 @@ class BackendOverride:
 
 @dataclass(frozen=True, slots=True)
 class Character:
-    """A role-play character as loaded from YAML."""
+    """A role-play character as loaded from YAML.
+
+    ``lorebook`` is the character's own book; ``shared_lorebooks`` are its pack's books.
+    ``description``, ``personality``, ``scenario``, ``example_dialogue`` (raw, with
+    ``<START>`` separators), ``system_prompt`` (``{{original}}`` stands for botkit's own
+    instruction) and ``post_history_instructions`` (sent after the chat) are the Character
+    Card fields of the same names; ``alternate_greetings``, ``group_greetings``,
+    ``creator_notes``, ``tags``, ``creator`` and ``character_version`` are kept for authors
+    and never reach a prompt.
+    """
 
     id: str
     name: str
@@ -55,17 +66,37 @@ class Character:
     color: str | None = None
     examples: tuple[Example, ...] = ()
     knowledge: tuple[KnowledgeEntry, ...] = ()
+    lorebook: Lorebook | None = None
+    shared_lorebooks: tuple[Lorebook, ...] = ()
     as_of: str | None = None
     talkativeness: float = 0.5
     nicknames: tuple[str, ...] = ()
     backend: BackendOverride = field(default_factory=BackendOverride)
     setting: str = ""
     source: Path | None = None
+    description: str = ""
+    personality: str = ""
+    scenario: str = ""
+    example_dialogue: str = ""
+    system_prompt: str = ""
+    post_history_instructions: str = ""
+    alternate_greetings: tuple[str, ...] = ()
+    group_greetings: tuple[str, ...] = ()
+    creator_notes: str = ""
+    tags: tuple[str, ...] = ()
+    creator: str = ""
+    character_version: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every name that addresses this character: id, name and nicknames."""
         return (self.name, self.id, *self.nicknames)
+
+    @property
+    def lorebooks(self) -> tuple[Lorebook, ...]:
+        """The character's own lorebook (if any), then the books its pack shares."""
+        own = (self.lorebook,) if self.lorebook is not None else ()
+        return (*own, *self.shared_lorebooks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,4 +110,5 @@ class Pack:
     authors: tuple[str, ...] = ()
     license: str = ""
     setting: str = ""
+    lorebooks: tuple[Lorebook, ...] = ()
     root: Path | None = None

@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from botkit.characters.errors import CharacterError
 
-__all__ = ["NodeReader", "compose_file"]
+__all__ = ["NodeReader", "compose_file", "describe_node"]
 
 _STR = "tag:yaml.org,2002:str"
 _KINDS = {
@@ -54,7 +54,8 @@ def compose_file(path: Path, problems: list[CharacterError]) -> Node | None:
     return node
 
 
-def _describe(node: Node) -> str:
+def describe_node(node: Node) -> str:
+    """What kind of YAML value ``node`` is, in words ("a mapping", "a list", "a number")."""
     if isinstance(node, MappingNode):
         return "a mapping"
     if isinstance(node, SequenceNode):
@@ -79,7 +80,7 @@ class NodeReader:
     ) -> dict[str, Node] | None:
         """The mapping's values by key, after checking for duplicate, unknown and missing keys."""
         if not isinstance(node, MappingNode):
-            self.error(node, field, f"expected a mapping, found {_describe(node)}")
+            self.error(node, field, f"expected a mapping, found {describe_node(node)}")
             return None
         values: dict[str, Node] = {}
         for key_node, value_node in node.value:
@@ -103,7 +104,7 @@ class NodeReader:
         if node is None:
             return None
         if not isinstance(node, ScalarNode) or node.tag != _STR:
-            self.error(node, field, f"expected text, found {_describe(node)}")
+            self.error(node, field, f"expected text, found {describe_node(node)}")
             return None
         value = str(node.value).strip()
         if required and not value:
@@ -120,7 +121,9 @@ class NodeReader:
         kinds = ("tag:yaml.org,2002:int",) if whole else tuple(_KINDS)[:2]
         wanted = "a whole number" if whole else "a number"
         if not isinstance(node, ScalarNode) or node.tag not in kinds:
-            self.error(node, field, f"expected {wanted} {low:g}..{high:g}, found {_describe(node)}")
+            self.error(
+                node, field, f"expected {wanted} {low:g}..{high:g}, found {describe_node(node)}"
+            )
             return None
         value: Any = self._constructor.construct_object(node)
         if not low <= float(value) <= high:
@@ -133,7 +136,7 @@ class NodeReader:
         if node is None:
             return
         if not isinstance(node, SequenceNode):
-            self.error(node, field, f"expected a list, found {_describe(node)}")
+            self.error(node, field, f"expected a list, found {describe_node(node)}")
             return
         for index, item in enumerate(node.value):
             yield f"{field}[{index}]", item

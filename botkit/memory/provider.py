@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from botkit.context import ContextRequest
+from botkit.lore.model import LoreEntry
 from botkit.memory.records import Memory, Scope
 from botkit.memory.service import MemoryService
 
@@ -42,15 +43,20 @@ class MemoryProvider:
     """Recalls what the speaker witnessed that bears on the last turns.
 
     Memories of turns the prompt already shows (the channel's recent turns) are left out.
+    It is also a lore source: the speaker's ``retrievable`` lore entries closest in
+    meaning to the last turns are found with the memory's embedder.
     """
 
     def __init__(self, memory: MemoryService) -> None:
         self._memory = memory
 
+    async def find_lore(self, request: ContextRequest) -> list[LoreEntry]:
+        """The speaker's retrievable lore entries that the last turns are about, best first."""
+        return await self._memory.lore.find(request.speaker, _query(request))
+
     async def retrieve(self, request: ContextRequest) -> list[str]:
         """The speaker's most fitting memories, best first, as prompt lines."""
-        recent = request.transcript[-QUERY_TURNS:]
-        query = "\n".join(turn.text for turn in recent)
+        query = _query(request)
         if not query.strip():
             return []
         now = datetime.now(UTC)
@@ -69,3 +75,8 @@ class MemoryProvider:
         )
         found = await self._memory.recall(query, scope, now=now, exclude=shown)
         return [format_memory(r.memory, now) for r in found]
+
+
+def _query(request: ContextRequest) -> str:
+    """What the last :data:`QUERY_TURNS` turns said, as one search text."""
+    return "\n".join(turn.text for turn in request.transcript[-QUERY_TURNS:])

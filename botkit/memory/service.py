@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from botkit.events import ChannelKey
+from botkit.lore.retrieval import LoreRetriever
 from botkit.memory.embeddings import Embedder, EmbeddingError
 from botkit.memory.importance import importance_of
 from botkit.memory.ledger import MemoryLedger
@@ -46,7 +47,10 @@ class Forgotten:
 
 
 class MemoryService:
-    """Remembers turns in the background and recalls the memories that matter now."""
+    """Remembers turns in the background and recalls the memories that matter now.
+
+    ``lore`` finds characters' retrievable lore entries by meaning with the same embedder.
+    """
 
     def __init__(
         self,
@@ -62,6 +66,7 @@ class MemoryService:
         self.ledger = MemoryLedger(store)
         self.vectors = vectors
         self._embedder = embedder
+        self.lore = LoreRetriever(embedder)
         self._cast_of = cast_of
         self._notes = notes
         self._lock = asyncio.Lock()

@@ -80,10 +80,13 @@ def test_every_field_loads(tmp_path: Path) -> None:
             "(while parsing a flow sequence on line 2)",
         ),
         ("- just\n- a list\n", "bad.yaml:1: expected a mapping, found a list"),
-        ("id: mira\nname: Mira\n", "bad.yaml:1: persona: required field is missing"),
         (
-            "id: mira\nname: Mira\npersona: [a]\npersonality: b\n",
-            "bad.yaml:4: personality: unknown field; did you mean 'persona'?",
+            "id: mira\nname: Mira\n",
+            "bad.yaml:1: persona: required field is missing (or give a description)",
+        ),
+        (
+            "id: mira\nname: Mira\npersona: [a]\npersonalty: b\n",
+            "bad.yaml:4: personalty: unknown field; did you mean 'personality'?",
         ),
         ("id: mira\nname: 42\npersona: [a]\n", "bad.yaml:2: name: expected text, found a number"),
         (
@@ -195,7 +198,7 @@ def test_check_paths_accepts_files_folders_and_packs(tmp_path: Path) -> None:
     write(loose, "a.yaml", "id: a\nname: A\npersona: [x]\n")
     write(loose, "b.yaml", "id: b\nname: B\n")
     assert [str(p) for p in check_paths([loose])] == [
-        f"{loose / 'b.yaml'}:1: persona: required field is missing"
+        f"{loose / 'b.yaml'}:1: persona: required field is missing (or give a description)"
     ]
     assert "no such file or folder" in str(check_paths([tmp_path / "nowhere"])[0])
 

@@ -75,6 +75,7 @@ async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
             "say",
             "policy",
             "memory",
+            "pack",
             "botkit",
         }
         await fake.say(ANN, "Mira, is there a room free tonight?")
@@ -321,6 +322,25 @@ async def test_memory_commands_forget_a_member_and_guard_recall(
         assert forgot == "Forgot your messages on this server: 1 message and 1 memory."
         turns = await app.store.recent_turns(ROOM, 10)
         assert [t.speaker_name for t in turns] == ["Mira"]
+
+
+async def test_pack_commands_list_for_anyone_and_install_only_for_allowed_users(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Hello.") as app:
+        assert await answer_to(fake, app, "pack", "list", permissions=0) == (
+            "No packs are installed; /pack install <source>[@ref] adds one."
+        )
+        refused = await answer_to(
+            fake,
+            app,
+            "pack",
+            "install",
+            option("source", str(tmp_path)),
+            permissions=OWNER_PERMISSIONS,
+        )
+        assert refused.startswith("Cannot do that: /pack install is only for the bot's owner")
+        assert not (tmp_path / "data" / "packs.lock").exists()
 
 
 async def test_policy_and_mute_commands_switch_turn_taking(

@@ -17,6 +17,7 @@ from botkit.app import App
 from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
 from botkit.events import ChannelKey
+from botkit.pack_install import PackInstaller
 from botkit.testing import InstantBackend
 from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.telegram_server import GROUP_ID, SHARED_TOKEN, FakeTelegram, Member, Sent
@@ -177,6 +178,30 @@ async def test_cast_commands_need_a_chat_administrator(
         private = ChannelKey("telegram", str(ANN.id), str(ANN.id))
         assert (await command(ANN, "/add wren", chat_id=ANN.id)).text == "Joined: Wren"
         assert await app.store.get_cast(private) == ["mira", "bram", "wren"]
+
+
+async def test_pack_list_shows_the_installed_packs(
+    fake: FakeTelegram, tmp_path: Path, pack_dir: Path
+) -> None:
+    folder = tmp_path / "cove"
+    folder.mkdir()
+    (folder / "pack.yaml").write_text("name: cove\nversion: 2.0.0\ncharacters: [tess.yaml]\n")
+    (folder / "tess.yaml").write_text("id: tess\nname: Tess\npersona: [Tess runs boats.]\n")
+    installed = (await PackInstaller(tmp_path / "data").install(str(folder))).entry
+    async with running(fake, tmp_path, pack_dir, "Hello.") as app:
+        assert "pack" in {c["command"] for c in fake.commands[SHARED_TOKEN]}
+        assert app.characters.get("tess") is not None
+        say(fake, ANN, "/pack list")
+        await until(lambda: bool(notices(fake)))
+        await app.wait_idle()
+        assert notices(fake) == [
+            f"cove 2.0.0 from {folder} (folder, commit {installed.short_commit})"
+        ]
+        say(fake, ANN, "/pack remove cove")
+        await until(lambda: len(notices(fake)) == 2)
+        await app.wait_idle()
+        assert notices(fake)[1].startswith("Cannot do that: /pack remove is only for")
+        assert app.characters.get("tess") is not None
 
 
 async def test_flood_control_is_waited_out_and_repeats_get_no_second_reply(
