@@ -70,7 +70,11 @@ def render_character_block(character: Character, *, user: str = NO_USER) -> str:
 
 def _character_text(character: Character) -> str:
     name = character.name
-    lines = [f"You are {name}." + (f" {character.summary}" if character.summary else "")]
+    summary = character.summary.strip().rstrip(".")
+    if summary[:1].islower():
+        lines = [f"You are {name}, {summary}."]
+    else:
+        lines = [f"You are {name}." + (f" {summary}." if summary else "")]
     if character.setting:
         lines += ["", f"Setting: {character.setting.strip()}"]
     lines += ["", f"About {name}:"]

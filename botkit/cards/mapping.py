@@ -127,10 +127,26 @@ def _value(character: Mapping[str, Any], key: str, extra: Mapping[str, Any]) -> 
     if key in _LISTS:
         return list(character.get(_LISTS[key], []))
     if key == "extensions":
-        return dict(character.get("extensions") or {})
+        return _extensions(character)
     if key in _OTHERS:
         return character.get(_OTHERS[key])
     return extra.get(key)
+
+
+def _extensions(character: Mapping[str, Any]) -> dict[str, Any]:
+    """The card's extensions, with a talkativeness edited in the YAML carried into them."""
+    extensions = dict(character.get("extensions") or {})
+    talkativeness = character.get("talkativeness")
+    if talkativeness is None:
+        return extensions
+    kept = extensions.get("talkativeness")
+    try:
+        unchanged = kept is not None and float(kept) == float(talkativeness)
+    except (TypeError, ValueError):
+        unchanged = False
+    if not unchanged:
+        extensions["talkativeness"] = str(talkativeness)
+    return extensions
 
 
 def yaml_to_card(character: Mapping[str, Any], *, spec: str | None = None) -> dict[str, Any]:

@@ -139,3 +139,12 @@ def test_slugs_are_valid_ids() -> None:
     assert slug("Sir Aldric of the North") == "sir-aldric-of-the-north"
     assert slug("!!!") == "character"
     assert len(slug("x" * 80)) == 40
+
+
+def test_an_edited_talkativeness_reaches_the_exported_card() -> None:
+    character = card_to_yaml(V2)
+    assert yaml_to_card(character)["data"]["extensions"]["talkativeness"] == "0.8"
+    character["talkativeness"] = 0.3
+    assert yaml_to_card(character)["data"]["extensions"]["talkativeness"] == "0.3"
+    written = yaml_to_card({"id": "wren", "name": "Wren", "talkativeness": 0.6})
+    assert written["data"]["extensions"] == {"talkativeness": "0.6"}

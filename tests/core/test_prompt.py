@@ -63,7 +63,7 @@ def test_character_block_comes_first_then_context_then_turns() -> None:
 def test_block_holds_persona_style_examples_knowledge_and_time() -> None:
     block = render_character_block(MIRA)
     for expected in (
-        "You are Mira.",
+        "You are Mira, the innkeeper.",
         "Mira runs the inn.",
         "Warm, short sentences.",
         "Mira: Oh, have I got news!",

@@ -70,7 +70,7 @@ def test_before_char_lore_opens_the_system_message_and_after_char_follows_the_bl
 
 def test_without_matching_lore_the_prompt_opens_with_the_block() -> None:
     prompt = builder().build(speaker=MIRA, others=[], transcript=[human("Ann", "Hello")])
-    assert prompt.messages[0].content.startswith("You are Mira.")
+    assert prompt.messages[0].content.startswith("You are Mira, the innkeeper.")
     assert prompt.lore_tokens == 0
 
 

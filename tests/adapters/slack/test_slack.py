@@ -165,7 +165,7 @@ async def test_socket_mode_receives_events_and_commands_over_a_websocket(
         assert [(p.username, p.text) for p in fake.posted] == [("Bram", "Aye.")]
         assert fake.responses[-1]["text"] == "Joined: Wren"
         assert await app.store.get_cast(ROOM) == ["mira", "bram", "wren"]
-        assert len(fake.acks) >= 3
+        await until(lambda: len(fake.acks) >= 3)
 
 
 async def test_members_of_the_admin_user_group_may_change_the_cast(
