@@ -191,8 +191,7 @@ class App:
             try:
                 registry.add_pack(load_pack(folder))
             except (CharacterValidationError, ValueError, OSError) as error:
-                reason = "; ".join(str(error).splitlines())
-                skipped.append(f"installed pack {entry.name} skipped: {reason}")
+                skipped.append(f"installed pack {entry.name} skipped: {_one_line(error)}")
         return registry, skipped
 
     async def reload_characters(self) -> list[str]:
@@ -202,9 +201,8 @@ class App:
         try:
             registry, skipped = await asyncio.to_thread(self._registry)
         except (CharacterValidationError, ValueError, OSError) as error:
-            reason = "; ".join(str(error).splitlines())
-            log.warning("characters not reloaded: %s", reason)
-            return [f"characters not reloaded: {reason}"]
+            log.warning("characters not reloaded: %s", _one_line(error))
+            return [f"characters not reloaded: {_one_line(error)}"]
         for problem in skipped:
             log.warning("%s", problem)
         self.characters = registry
@@ -424,3 +422,8 @@ class App:
             + (f"; muted: {', '.join(sorted(conversation.muted))}" if conversation.muted else ""),
             f"Active channels: {self.router.active_channels}",
         ]
+
+
+def _one_line(error: Exception) -> str:
+    """An error whose message may run over several lines, as one line."""
+    return "; ".join(str(error).splitlines())

@@ -12,7 +12,7 @@ from yaml.nodes import Node
 from botkit.characters.errors import CharacterError, CharacterValidationError
 from botkit.characters.lorebooks import load_lorebook_file, read_lorebook
 from botkit.characters.model import BackendOverride, Character, Example, KnowledgeEntry, Pack
-from botkit.characters.yaml_nodes import NodeReader, compose_file, describe_node
+from botkit.characters.yaml_nodes import NodeReader, compose_file, describe_node, field_line
 from botkit.lore.model import Lorebook
 
 __all__ = ["check_paths", "default_pack_path", "load_character", "load_pack"]
@@ -323,17 +323,10 @@ def _check_unique(
             problems.append(
                 CharacterError(
                     path,
-                    _id_line(path),
+                    field_line(path, "id"),
                     "id",
                     f"duplicate character id {character.id!r} (also in {first[character.id].name})",
                 )
             )
         else:
             first[character.id] = path
-
-
-def _id_line(path: Path) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith("id:"):
-            return number
-    return 1

@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from botkit.characters.errors import CharacterError
 
-__all__ = ["NodeReader", "compose_file", "describe_node"]
+__all__ = ["NodeReader", "compose_file", "describe_node", "field_line"]
 
 _STR = "tag:yaml.org,2002:str"
 _KINDS = {
@@ -52,6 +52,15 @@ def compose_file(path: Path, problems: list[CharacterError]) -> Node | None:
     if node is None:
         problems.append(CharacterError(path, 1, "", "the file is empty; expected a mapping"))
     return node
+
+
+def field_line(path: Path, key: str) -> int:
+    """The 1-based line where the top-level ``key:`` of a YAML file is (1 when not found)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    return next((n for n, line in enumerate(lines, start=1) if line.startswith(f"{key}:")), 1)
 
 
 def describe_node(node: Node) -> str:

@@ -6,7 +6,7 @@ Pure functions over immutable books; the same messages always activate the same 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
@@ -55,14 +55,11 @@ def key_pattern(key: str, *, case_sensitive: bool, use_regex: bool) -> re.Patter
     return re.compile(rf"(?<!\w){re.escape(key)}(?!\w)", flags)
 
 
-def _found(entry: LoreEntry, keys: Sequence[str], text: str) -> list[bool]:
-    return [
-        key_pattern(key, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex).search(
-            text
-        )
-        is not None
-        for key in keys
-    ]
+def _found(entry: LoreEntry, keys: Sequence[str], text: str) -> Iterator[bool]:
+    """Whether each key appears in ``text``, searched lazily so any/all can stop early."""
+    for key in keys:
+        pattern = key_pattern(key, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex)
+        yield pattern.search(text) is not None
 
 
 def entry_matches(entry: LoreEntry, text: str) -> bool:

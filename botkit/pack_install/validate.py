@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botkit.characters import CharacterError, CharacterValidationError, Pack, load_pack
+from botkit.characters.yaml_nodes import field_line
 from botkit.pack_install.errors import PackError
 from botkit.pack_install.limits import (
     DOCUMENT_NAMES,
@@ -175,7 +176,7 @@ def _pack_problems(pack: Pack, root: Path) -> list[str]:
     problems = []
     if not _NAME.match(pack.name):
         problems.append(
-            f"pack.yaml:{_line_of(root / 'pack.yaml', 'name')}: name: {pack.name!r} cannot name "
+            f"pack.yaml:{field_line(root / 'pack.yaml', 'name')}: name: {pack.name!r} cannot name "
             "an installed pack (letters, digits, '.', '-' or '_', at most 64)"
         )
     base = os.path.normpath(root.resolve())
@@ -184,7 +185,7 @@ def _pack_problems(pack: Pack, root: Path) -> list[str]:
         if not avatar or "://" in avatar or source is None:
             continue
         landing = os.path.normpath(os.path.join(source.parent, avatar))
-        where = f"{Path(source).relative_to(base).as_posix()}:{_line_of(source, 'avatar')}"
+        where = f"{Path(source).relative_to(base).as_posix()}:{field_line(source, 'avatar')}"
         if os.path.commonpath([landing, base]) != base:
             problems.append(f"{where}: avatar: {avatar!r} points outside the pack folder")
         elif not os.path.isfile(landing):
@@ -199,15 +200,6 @@ def _relative(problem: CharacterError, root: Path) -> str:
     except ValueError:
         return str(problem)
     return str(dataclasses.replace(problem, path=inside))
-
-
-def _line_of(path: Path, key: str) -> int:
-    """The 1-based line where the top-level ``key:`` is (1 when it cannot be found)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return 1
-    return next((n for n, line in enumerate(lines, start=1) if line.startswith(f"{key}:")), 1)
 
 
 def _size(limit: int) -> str:
