@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from botkit.atomic_files import write_atomically
 from botkit.cards.files import CardFileError, read_card_file, write_charx, write_png
 from botkit.cards.mapping import CardMappingError, card_to_yaml, yaml_to_card
 
@@ -38,13 +39,6 @@ class Exported:
     spec: str
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
-
-
 def import_card(
     source: Path, out_dir: Path, *, character_id: str | None = None, overwrite: bool = False
 ) -> Imported:
@@ -69,18 +63,18 @@ def import_card(
     kept: dict[str, Any] = character["card"]
     if found.image is not None:
         image = out_dir / f"{cid}.png"
-        _write(image, found.image)
+        write_atomically(image, found.image)
         kept["image"] = image.name
         written.append(image)
     if found.assets:
         folder = f"{cid}.assets"
         for name, data in found.assets.items():
             path = out_dir / folder / PurePosixPath(name)
-            _write(path, data)
+            write_atomically(path, data)
             written.append(path)
         kept["files"] = folder
     text = yaml.safe_dump(character, sort_keys=False, allow_unicode=True, width=100)
-    _write(target, text.encode("utf-8"))
+    write_atomically(target, text.encode("utf-8"))
     return Imported(cid, target, tuple(written))
 
 
@@ -132,5 +126,5 @@ def export_card(source: Path, out: Path, *, fmt: str = "json", spec: str | None 
     else:
         folder = source.parent / kept["files"] if "files" in kept else None
         data = write_charx(card, _assets(folder) if folder and folder.is_dir() else {})
-    _write(out, data)
+    write_atomically(out, data)
     return Exported(out, wanted)

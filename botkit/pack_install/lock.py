@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from botkit.atomic_files import write_atomically
 from botkit.pack_install.errors import PackError
 
 __all__ = [
@@ -106,24 +105,9 @@ def read_lock(data_dir: Path) -> dict[str, LockEntry]:
 
 def write_lock(data_dir: Path, entries: Mapping[str, LockEntry]) -> None:
     """Replace the lock file atomically: readers see the old one or the new one, whole."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     document = {"format": FORMAT, "packs": [asdict(entry) for entry in entries.values()]}
-    handle, temporary = tempfile.mkstemp(dir=data_dir, prefix=f".{LOCK_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=2)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, lock_path(data_dir))
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    folder = os.open(data_dir, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    text = json.dumps(document, indent=2) + "\n"
+    write_atomically(lock_path(data_dir), text.encode("utf-8"))
 
 
 def installed_pack_folders(data_dir: Path) -> list[tuple[LockEntry, Path]]:
