@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from botkit.evaluation.memory_data import EvalConversation
+from botkit.evaluation.stats import percentile
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.memory.embeddings import Embedder
 from botkit.memory.factory import open_memory
@@ -81,11 +82,6 @@ async def _index(
                 )
             )
     await memory.flush()
-
-
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 async def evaluate_memory(
@@ -169,8 +165,8 @@ async def _score(
     return VariantResult(
         name=name,
         recall={k: statistics.fmean(values) if values else 0.0 for k, values in hits.items()},
-        p50_ms=_percentile(latencies, 0.5) if latencies else 0.0,
-        p99_ms=_percentile(latencies, 0.99) if latencies else 0.0,
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
     )
 
 

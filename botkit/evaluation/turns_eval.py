@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from botkit.backends.base import ChatBackend
+from botkit.evaluation.stats import percentile
 from botkit.evaluation.turns_data import TurnsConversation
 from botkit.scheduler import (
     NOBODY,
@@ -228,8 +229,8 @@ async def _score(
         nobody_recall=right_nobody / gold_nobody if gold_nobody else None,
         shares=_mean_shares(shares),
         gold_shares=_mean_shares(gold_shares),
-        p50_ms=_percentile(latencies, 50),
-        p99_ms=_percentile(latencies, 99),
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
     )
 
 
@@ -244,14 +245,6 @@ def _mean_shares(rows: Sequence[tuple[float, ...]]) -> tuple[float, ...]:
     if not rows:
         return (0.0,) * RANKS
     return tuple(statistics.fmean(row[rank] for row in rows) for rank in range(RANKS))
-
-
-def _percentile(values: Sequence[float], percent: int) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 def _ratio(value: float | None) -> str:
