@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import random
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -41,12 +40,13 @@ from botkit.pack_install import PackError, PackInstaller, installed_pack_folders
 from botkit.router import Router
 from botkit.scheduler import (
     ComposedScheduler,
+    LikelihoodPolicy,
     ManualPolicy,
     ModelPolicy,
     RoundRobinPolicy,
     Scheduler,
     ScoringPolicy,
-    ScoringWeights,
+    WhenGate,
 )
 from botkit.store import Store
 from botkit.tokens import default_token_counter
@@ -272,10 +272,7 @@ class App:
         """Every policy a channel may choose, with the configured one as the default."""
         assert self._backends is not None
         options = self.config.scheduler
-        scoring = ScoringPolicy(
-            weights=ScoringWeights(max_group_speakers=options.max_group_speakers),
-            rng=random.Random(options.seed),
-        )
+        scoring = ScoringPolicy(gate=WhenGate(max_group_speakers=options.max_group_speakers))
         try:
             backend = (
                 self._backends.named(options.backend) if options.backend else self._backends.default
@@ -284,6 +281,12 @@ class App:
             raise ConfigurationError(f"scheduler.backend: {error.args[0]}") from None
         policies: dict[str, Scheduler] = {
             "scoring": scoring,
+            "likelihood": LikelihoodPolicy(
+                backend=backend,
+                structure=scoring,
+                gate=scoring.gate,
+                timeout=options.model_timeout,
+            ),
             "model": ModelPolicy(backend=backend, fallback=scoring, timeout=options.model_timeout),
             "round-robin": RoundRobinPolicy(),
             "manual": ManualPolicy(),

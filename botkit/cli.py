@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,15 +20,17 @@ from botkit.backends.model_files import ModelNotFound
 from botkit.cards.convert import FORMATS, CardConversionError, export_card, import_card
 from botkit.characters import CharacterValidationError, check_paths
 from botkit.config import Config, ConfigError, load_config, parse_config
+from botkit.evaluation.corpora import CORPUS_FORMATS, load_corpus
 from botkit.evaluation.memory_data import DatasetError, load_dataset
 from botkit.evaluation.memory_eval import evaluate_memory, format_result
-from botkit.evaluation.turns_data import TurnsConversation, load_turns
+from botkit.evaluation.turns_data import TurnsConversation
 from botkit.evaluation.turns_eval import (
-    BASELINES,
-    build_policy,
+    TurnsEvalResult,
     evaluate_turns,
     format_turns_result,
+    turns_result_json,
 )
+from botkit.evaluation.turns_policies import BACKEND_POLICIES, BASELINES, build_policy
 from botkit.memory.embeddings import EmbeddingError
 from botkit.memory.vectors import VectorIndexError
 from botkit.pack_install import PackError, PackInstaller
@@ -87,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--cast", help="comma-separated character ids to start with")
     chat.add_argument("--data-dir", type=Path, help="where the chat history is kept")
     chat.add_argument("--name", help="your name in the chat")
-    chat.add_argument("--seed", type=int, help="seed for reproducible turn-taking and replies")
+    chat.add_argument("--seed", type=int, help="seed for reproducible replies")
     chat.set_defaults(func=_chat)
 
     run = commands.add_parser("run", help="start the adapters a config file names")
@@ -141,19 +144,31 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--config", type=Path, help="config file whose memory settings to use")
     memory.set_defaults(func=_eval_memory)
     turns = evaluations.add_parser(
-        "turns", help="who-speaks-next accuracy, NOBODY precision/recall, dominance, latency"
+        "turns", help="who-accuracy, NOBODY precision/recall/F1, decision accuracy, latency"
     )
-    turns.add_argument("--data", type=Path, required=True, help="conversations (JSON Lines)")
+    turns.add_argument("--data", type=Path, required=True, help="conversations file")
+    turns.add_argument(
+        "--format",
+        choices=CORPUS_FORMATS,
+        default="jsonl",
+        help="how to read --data: botkit's JSON Lines (default) or a public corpus as released",
+    )
     turns.add_argument(
         "--policy",
         action="append",
         required=True,
-        help="policy to measure: scoring, model, round-robin or manual (repeat, or comma-separate)",
+        help=f"policy to measure: {', '.join(POLICY_SUMMARIES)} (repeat, or comma-separate)",
     )
     turns.add_argument(
-        "--config", type=Path, help="config file whose backends the model policy uses"
+        "--limit", type=int, help="measure only the first N conversations of the file"
     )
-    turns.add_argument("--seed", type=int, default=0, help="seed for scoring and random choices")
+    turns.add_argument("--json", action="store_true", help="print one JSON object")
+    turns.add_argument(
+        "--config",
+        type=Path,
+        help="config file whose backends the likelihood and model policies use",
+    )
+    turns.add_argument("--seed", type=int, default=0, help="seed for the random baseline")
     turns.set_defaults(func=_eval_turns)
     return parser
 
@@ -202,10 +217,8 @@ def _chat(args: argparse.Namespace) -> int:
     if args.cast:
         ids = tuple(part.strip() for part in args.cast.split(",") if part.strip())
         conversation = dataclasses.replace(conversation, default_cast=ids)
-    scheduler = config.scheduler
     backends = dict(config.backends)
     if args.seed is not None:
-        scheduler = dataclasses.replace(scheduler, seed=args.seed)
         backends = {
             name: dataclasses.replace(b, options={"seed": args.seed, **b.options})
             if b.type == "llamacpp"
@@ -218,7 +231,6 @@ def _chat(args: argparse.Namespace) -> int:
         packs=tuple(args.pack) if args.pack else config.packs,
         data_dir=args.data_dir or config.data_dir,
         conversation=conversation,
-        scheduler=scheduler,
         backends=backends,
     )
     return asyncio.run(_serve(config))
@@ -320,22 +332,27 @@ def _eval_turns(args: argparse.Namespace) -> int:
     if unknown or not names:
         known, given = ", ".join(POLICY_SUMMARIES), ", ".join(unknown) or "none"
         raise ConfigError([f"--policy: expected {known}, got {given}"], "eval turns")
-    conversations = load_turns(args.data)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError([f"--limit: expected a positive number, got {args.limit}"], "eval turns")
+    conversations = load_corpus(args.data, args.format)[: args.limit]
     config = load_config(args.config) if args.config else parse_config({})
-    return asyncio.run(
+    result = asyncio.run(
         _run_turns_eval(config, list(dict.fromkeys(names)), conversations, args.seed)
     )
+    print(json.dumps(turns_result_json(result)) if args.json else format_turns_result(result))
+    return 0
 
 
 async def _run_turns_eval(
     config: Config, names: list[str], conversations: list[TurnsConversation], seed: int
-) -> int:
+) -> TurnsEvalResult:
     backends: dict[str, ChatBackend] = {}
-    if "model" in names:
+    uses_backend = bool(BACKEND_POLICIES & set(names))
+    if uses_backend:
         backends = build_backends(config.backends)
     try:
         backend_name = config.scheduler.backend or config.default_backend
-        if "model" in names:
+        if uses_backend:
             backend = backends[backend_name]
             if isinstance(backend, LlamaCppBackend):
                 _progress(f"Loading model {backend.model_path.name} …")
@@ -352,12 +369,10 @@ async def _run_turns_eval(
             )
             for name in [*names, *BASELINES]
         ]
-        result = await evaluate_turns(conversations, policies, progress=_progress)
+        return await evaluate_turns(conversations, policies, progress=_progress)
     finally:
         for backend in backends.values():
             await backend.aclose()
-    print(format_turns_result(result))
-    return 0
 
 
 def _eval_memory(args: argparse.Namespace) -> int:

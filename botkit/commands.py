@@ -53,7 +53,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("say", "/say <character>", "make a character speak next"),
     CommandSpec(
         "policy",
-        "/policy [scoring|model|round-robin|manual]",
+        "/policy [" + "|".join(POLICY_SUMMARIES) + "]",
         "show or choose how characters take turns here (choosing needs the manage permission)",
     ),
     CommandSpec("mute", "/mute <character>", "keep a character silent here", Permission.MANAGE),

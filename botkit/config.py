@@ -70,7 +70,6 @@ class SchedulerConfig:
 
     policy: str = "scoring"
     max_group_speakers: int = 2
-    seed: int | None = None
     backend: str | None = None
     model_timeout: float = 8.0
 
@@ -311,17 +310,13 @@ class _Checker:
     def scheduler(self, data: dict[str, Any]) -> SchedulerConfig:
         self.unknown(
             data,
-            {"policy", "max_group_speakers", "seed", "backend", "model_timeout"},
+            {"policy", "max_group_speakers", "backend", "model_timeout"},
             "scheduler",
         )
         policy = data.get("policy", "scoring")
         if policy not in POLICY_SUMMARIES:
             self.problems.append(f"scheduler.policy: expected one of {', '.join(POLICY_SUMMARIES)}")
             policy = "scoring"
-        seed = data.get("seed")
-        if seed is not None and not isinstance(seed, int):
-            self.problems.append("scheduler.seed: expected a whole number")
-            seed = None
         backend = data.get("backend")
         if backend is not None and not isinstance(backend, str):
             self.problems.append("scheduler.backend: expected a backend name")
@@ -333,7 +328,6 @@ class _Checker:
         return SchedulerConfig(
             policy=policy,
             max_group_speakers=self.number(data, "max_group_speakers", "scheduler", 2, 1, 8),
-            seed=seed,
             backend=backend,
             model_timeout=float(timeout),
         )

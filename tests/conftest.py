@@ -74,7 +74,6 @@ def make_app(tmp_path: Path, pack_dir: Path) -> AppFactory:
                 "data_dir": str(tmp_path / "data"),
                 "packs": [str(pack_dir)],
                 "conversation": settings,
-                "scheduler": {"seed": 7},
                 "memory": {"enabled": False},
             }
         )

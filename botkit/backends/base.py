@@ -19,6 +19,8 @@ __all__ = [
     "ChatBackend",
     "ChatMessage",
     "ChatRequest",
+    "ContinuationRequest",
+    "ContinuationScorer",
     "Sampling",
 ]
 
@@ -102,6 +104,35 @@ class ChatBackend(Protocol):
 
     async def aclose(self) -> None:
         """Release connections, threads and model memory."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuationRequest:
+    """A prompt and the texts whose likelihood as the start of the reply is wanted.
+
+    ``continuations`` are scored each on its own, as the first words of the assistant's
+    reply to ``messages``; ``model`` picks a served model other than the backend's default.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    continuations: tuple[str, ...]
+    model: str | None = None
+
+
+@runtime_checkable
+class ContinuationScorer(Protocol):
+    """A backend that can say how likely each of a few texts is to open its reply.
+
+    Turn-taking uses it to weigh name tags (``"Mira:"``) without generating anything.
+    """
+
+    async def score_continuations(self, request: ContinuationRequest) -> tuple[float, ...]:
+        """The natural-log probability of each continuation, in order.
+
+        Raises a :class:`BackendError` subclass when the model cannot answer, as ``stream``
+        does.
+        """
         ...
 
 

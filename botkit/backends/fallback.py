@@ -6,7 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from botkit.backends.base import BackendError, ChatBackend, ChatRequest
+from botkit.backends.base import (
+    BackendError,
+    ChatBackend,
+    ChatRequest,
+    ContinuationRequest,
+    ContinuationScorer,
+)
 from botkit.tokens import TokenCounter
 
 __all__ = ["FallbackBackend"]
@@ -21,6 +27,9 @@ class FallbackBackend:
     silently restarted elsewhere. The context window is the smallest in the chain, so a
     prompt built for the chain fits whichever backend ends up answering; tokens are counted
     the first backend's way.
+
+    Continuations are scored by the first backend in the chain that can score them; one
+    that fails is skipped the same way.
     """
 
     def __init__(self, *, name: str, backends: Sequence[ChatBackend]) -> None:
@@ -72,6 +81,35 @@ class FallbackBackend:
             finally:
                 if isinstance(fragments, AsyncGenerator):
                     await fragments.aclose()
+
+    async def score_continuations(self, request: ContinuationRequest) -> tuple[float, ...]:
+        """Score with the first backend of the chain that can, skipping those that fail.
+
+        Raises:
+            BackendError: no backend in the chain scores continuations, or all that do failed.
+        """
+        scorers = [b for b in self._backends if isinstance(b, ContinuationScorer)]
+        if not scorers:
+            raise BackendError(
+                f"backend {self.name!r}: no backend in the chain scores continuations"
+            )
+        for index, scorer in enumerate(scorers[:-1]):
+            try:
+                return await scorer.score_continuations(request)
+            except BackendError as error:
+                log.warning(
+                    "backend %r: %s; scoring with %r next",
+                    self.name,
+                    error,
+                    scorers[index + 1].name,
+                )
+        try:
+            return await scorers[-1].score_continuations(request)
+        except BackendError as error:
+            raise type(error)(
+                f"backend {self.name!r}: all {len(scorers)} scoring backends in the chain "
+                f"failed, the last with: {error}"
+            ) from error
 
     async def aclose(self) -> None:
         """Close every backend in the chain (each must tolerate being closed twice)."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import AsyncExitStack, aclosing
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,9 +26,11 @@ from botkit.backends.base import (
     BackendTimeout,
     BackendUnavailable,
     ChatRequest,
+    ContinuationRequest,
     Sampling,
 )
 from botkit.backends.choices import choice_grammar
+from botkit.backends.logprobs import TOP_LOGPROBS, first_token_alternatives, score_continuations
 from botkit.tokens import TokenCounter, default_token_counter
 
 __all__ = ["CHOICE_CONSTRAINTS", "OpenAICompatBackend", "Sleep"]
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 """Waits the given number of seconds (``asyncio.sleep``, or a recorder in tests)."""
+
+_Item = TypeVar("_Item")
 
 _SHOWN_CHARS = 300
 _ERROR_BODY_BYTES = 4096
@@ -70,6 +74,9 @@ class OpenAICompatBackend:
     ``choice_constraint`` says how a request with ``choices`` is held to them: vLLM's
     ``structured_outputs`` (``"structured_outputs"``), a llama.cpp server ``grammar``
     (``"grammar"``), or not at all (``"none"``, for hosted APIs; the caller parses the text).
+
+    :meth:`score_continuations` asks for one token with its ``top_logprobs`` and scores
+    every continuation from that one answer (see :mod:`botkit.backends.logprobs`).
     """
 
     def __init__(
@@ -158,17 +165,49 @@ class OpenAICompatBackend:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Generate a reply to ``request``, yielding text as the server streams it."""
-        payload = self._payload(request)
+        async with aclosing(self._retrying(self._payload(request), _content)) as fragments:
+            async for fragment in fragments:
+                yield fragment
+
+    async def score_continuations(self, request: ContinuationRequest) -> tuple[float, ...]:
+        """The log-probability of each continuation, from the reply's first token in one
+        request: the logprob of the likeliest listed token that begins it, or the floor.
+
+        Raises:
+            BackendProtocolError: the server sent no logprobs (it may not support them).
+        """
+        payload: dict[str, Any] = {
+            **self._extra_body,
+            "model": request.model or self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        async with aclosing(self._retrying(payload, first_token_alternatives)) as answers:
+            async for alternatives in answers:
+                return score_continuations(alternatives, request.continuations)
+        raise self._error(
+            BackendProtocolError,
+            "the answer carried no logprobs (the server may not support logprobs)",
+        )
+
+    async def _retrying(
+        self, payload: dict[str, Any], pick: Callable[[dict[str, Any]], _Item | None]
+    ) -> AsyncGenerator[_Item, None]:
+        """What ``pick`` finds in each streamed choice, retrying failures before the first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._total_timeout
         attempt = 0
         while True:
             yielded = False
             try:
-                async with aclosing(self._attempt(payload, deadline)) as fragments:
-                    async for fragment in fragments:
+                async with aclosing(self._attempt(payload, deadline, pick)) as items:
+                    async for item in items:
                         yielded = True
-                        yield fragment
+                        yield item
                 return
             except _Retry as failure:
                 attempt += 1
@@ -210,8 +249,14 @@ class OpenAICompatBackend:
             payload["grammar"] = choice_grammar(request.choices)
         return payload
 
-    async def _attempt(self, payload: dict[str, Any], deadline: float) -> AsyncGenerator[str, None]:
-        """One request: yields the reply's fragments, raises ``_Retry`` or a BackendError."""
+    async def _attempt(
+        self,
+        payload: dict[str, Any],
+        deadline: float,
+        pick: Callable[[dict[str, Any]], _Item | None],
+    ) -> AsyncGenerator[_Item, None]:
+        """One request: yields what ``pick`` finds in the streamed choices, raises
+        ``_Retry`` or a BackendError."""
         try:
             async with AsyncExitStack() as stack:
                 async with asyncio.timeout_at(deadline):
@@ -231,9 +276,10 @@ class OpenAICompatBackend:
                     for data in self._feed(decoder, chunk):
                         if data.strip() == "[DONE]":
                             return
-                        text = self._delta_text(data)
-                        if text:
-                            yield text
+                        choice = self._choice(data)
+                        item = None if choice is None else pick(choice)
+                        if item is not None:
+                            yield item
                 if not decoder.events:
                     raise self._error(
                         BackendProtocolError,
@@ -311,7 +357,8 @@ class OpenAICompatBackend:
                 f"{_sample(bytes(decoder.received))}",
             ) from None
 
-    def _delta_text(self, data: str) -> str:
+    def _choice(self, data: str) -> dict[str, Any] | None:
+        """The first choice of a streamed chunk (None when it has none), checked for shape."""
         chunk = _json_or_none(data)
         if not isinstance(chunk, dict):
             raise self._error(
@@ -326,16 +373,20 @@ class OpenAICompatBackend:
             )
         choices = chunk.get("choices")
         if not choices:
-            return ""
+            return None
         first = choices[0] if isinstance(choices, list) else None
         delta = first.get("delta", {}) if isinstance(first, dict) else None
         content = delta.get("content") if isinstance(delta, dict) else None
-        if not isinstance(delta, dict) or not isinstance(content, str | None):
+        if (
+            not isinstance(first, dict)
+            or not isinstance(delta, dict)
+            or not isinstance(content, str | None)
+        ):
             raise self._error(
                 BackendProtocolError,
                 f"the stream sent a chunk of unexpected shape: {_sample(data)}",
             )
-        return content or ""
+        return first
 
     def _delay(self, attempt: int, wait: float | None) -> float:
         if wait is not None:
@@ -429,6 +480,13 @@ class _EventStreamDecoder:
         if field == "data":
             self._data.append(value.removeprefix(" "))
         return None
+
+
+def _content(choice: dict[str, Any]) -> str | None:
+    """The text a streamed choice adds to the reply, if any."""
+    delta = choice.get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) and content else None
 
 
 def _check_settings(

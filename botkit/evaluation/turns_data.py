@@ -11,17 +11,22 @@ from typing import Any
 from botkit.characters.model import Character
 from botkit.evaluation.memory_data import DatasetError
 
-__all__ = ["TurnsConversation", "TurnsTurn", "load_turns"]
+__all__ = ["TurnsConversation", "TurnsTurn", "load_turns", "make_character"]
 
 _ID = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
 class TurnsTurn:
-    """One line of a conversation; ``speaker`` None marks a silence (no character spoke)."""
+    """One line of a conversation; ``speaker`` None marks a silence (no character spoke).
+
+    ``reply_to`` is the index of an earlier turn of the same conversation that this turn
+    answers, where the data says so.
+    """
 
     speaker: str | None
     text: str = ""
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +57,43 @@ def _character(data: object, where: str, taken: set[str]) -> Character:
     talkativeness = data.get("talkativeness", 0.5)
     if not isinstance(talkativeness, int | float) or not 0 <= talkativeness <= 1:
         raise DatasetError(f"{where}.talkativeness: expected a number from 0 to 1")
+    return make_character(name, persona, taken, float(talkativeness))
+
+
+def make_character(
+    name: str, persona: str, taken: set[str], talkativeness: float = 0.5
+) -> Character:
+    """A conversation's character, with an id made from its name that is not yet in ``taken``.
+
+    The id is added to ``taken``, so that one set gives a conversation's cast distinct ids.
+    """
     base = _ID.sub("-", name.casefold()).strip("-") or "character"
     character_id, n = base, 1
     while character_id in taken:
         n += 1
         character_id = f"{base}-{n}"
     taken.add(character_id)
-    return Character(
-        id=character_id, name=name, persona=(persona,), talkativeness=float(talkativeness)
-    )
+    return Character(id=character_id, name=name, persona=(persona,), talkativeness=talkativeness)
 
 
-def _turn(data: object, where: str) -> TurnsTurn:
+def _turn(data: object, where: str, earlier: list[TurnsTurn]) -> TurnsTurn:
     if not isinstance(data, dict) or "speaker" not in data:
         raise DatasetError(f"{where}: expected an object with speaker and text")
+    reply_to = data.get("reply_to")
     if data["speaker"] is None:
+        if reply_to is not None:
+            raise DatasetError(f"{where}.reply_to: a silence answers no turn")
         return TurnsTurn(None)
-    return TurnsTurn(_string(data, "speaker", where), _string(data, "text", where))
+    if reply_to is not None and (
+        not isinstance(reply_to, int)
+        or isinstance(reply_to, bool)
+        or not 0 <= reply_to < len(earlier)
+        or earlier[reply_to].speaker is None
+    ):
+        raise DatasetError(
+            f"{where}.reply_to: expected the index of an earlier turn that is not a silence"
+        )
+    return TurnsTurn(_string(data, "speaker", where), _string(data, "text", where), reply_to)
 
 
 def load_turns(path: Path) -> list[TurnsConversation]:
@@ -76,7 +101,8 @@ def load_turns(path: Path) -> list[TurnsConversation]:
 
     A speaker that is not among the characters is a human; ``{"speaker": null}`` marks a
     silence, where no character should have spoken. Characters may carry a
-    ``talkativeness`` (0..1, default 0.5). Raises DatasetError naming the line and field.
+    ``talkativeness`` (0..1, default 0.5); a turn may carry ``reply_to``, the index of the
+    earlier turn it answers. Raises DatasetError naming the line and field.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -107,8 +133,10 @@ def load_turns(path: Path) -> list[TurnsConversation]:
         raw_turns = data.get("turns")
         if not isinstance(raw_turns, list) or not raw_turns:
             raise DatasetError(f"{where}: turns: expected a non-empty list")
-        turns = tuple(_turn(t, f"{where}: turns[{i}]") for i, t in enumerate(raw_turns))
-        found.append(TurnsConversation(_string(data, "id", where), characters, turns))
+        turns: list[TurnsTurn] = []
+        for i, raw_turn in enumerate(raw_turns):
+            turns.append(_turn(raw_turn, f"{where}: turns[{i}]", turns))
+        found.append(TurnsConversation(_string(data, "id", where), characters, tuple(turns)))
     if not found:
         raise DatasetError(f"{path}: no conversations")
     return found

@@ -1,121 +1,68 @@
-"""Replaying multi-party conversations to measure who-speaks-next decisions.
+"""Replaying multi-party conversations to measure turn-taking: *who* and *when*, apart.
 
-At every point where the data says what should happen next (a character speaks, or a
-silence is marked), the policy is asked who speaks given the turns so far. The policies
-named run as channels use them (explicit address first, then the policy, then the rules
-every policy obeys); a random and a plain round-robin baseline run beside them.
+At every point where the data says what comes next (a character speaks, or a silence is
+marked), each policy is asked, given the turns so far:
+
+- *who*: where a character speaks next, is the policy's first-ranked free character the
+  one who spoke (``rank``; NOBODY is not an answer here);
+- *when*: does the policy's ``decide`` say NOBODY at the marked silences, and only there
+  (precision, recall and F1 of NOBODY against points where a character speaks);
+- the decision as a whole: its first speaker, or NOBODY, is what the data has next.
+
+Points where a person speaks next are not scored. The policies named run as channels use
+them (explicit address first, then the policy, then the rules every policy obeys); the
+baselines of :data:`BASELINES` run beside them in the same process.
 """
 
 from __future__ import annotations
 
-import random
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botkit.backends.base import ChatBackend
 from botkit.evaluation.stats import percentile
 from botkit.evaluation.turns_data import TurnsConversation
-from botkit.scheduler import (
-    NOBODY,
-    ComposedScheduler,
-    Decision,
-    ManualPolicy,
-    ModelPolicy,
-    RoundRobinPolicy,
-    Scheduler,
-    ScoringPolicy,
-    TurnContext,
-)
+from botkit.scheduler import Scheduler, TurnContext
 from botkit.transcript import Turn
 
 __all__ = [
-    "BASELINES",
     "PolicyScore",
-    "RandomPolicy",
     "TurnsEvalResult",
-    "build_policy",
     "evaluate_turns",
     "format_turns_result",
+    "turns_result_json",
 ]
 
-BASELINES = ("random", "round-robin baseline")
-RANKS = 3
-"""How many of a conversation's most picked characters the shares describe."""
 _START = datetime(2026, 1, 1, tzinfo=UTC)
+_PROGRESS_STEPS = 10
 
 
-class RandomPolicy:
-    """A baseline: any cast member but the last speaker, or nobody, with equal chance."""
+@dataclass(frozen=True, slots=True)
+class DecisionPoint:
+    """A place to ask a policy: the context after a turn, and what the data has next."""
 
-    name = "random"
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    async def decide(self, context: TurnContext) -> Decision:
-        """A uniformly random choice among the free characters and NOBODY."""
-        trigger = context.trigger
-        free = [
-            c.id for c in context.cast if not (trigger.is_character and c.id == trigger.speaker_id)
-        ]
-        pick = self._rng.randrange(len(free) + 1)
-        return NOBODY if pick == len(free) else Decision((free[pick],), "random")
-
-
-def build_policy(
-    name: str, *, seed: int, backend: Callable[[], ChatBackend], timeout: float
-) -> Scheduler:
-    """The policy called ``name`` as a channel would run it, or one of the :data:`BASELINES`.
-
-    ``backend`` is called only for the model policy.
-
-    Raises:
-        ValueError: no policy has that name.
-    """
-    if name == "random":
-        return RandomPolicy(random.Random(seed))
-    if name == "round-robin baseline":
-        return RoundRobinPolicy()
-    scoring = ScoringPolicy(rng=random.Random(seed))
-    policies: dict[str, Callable[[], Scheduler]] = {
-        "scoring": lambda: scoring,
-        "model": lambda: ModelPolicy(backend=backend(), fallback=scoring, timeout=timeout),
-        "round-robin": RoundRobinPolicy,
-        "manual": ManualPolicy,
-    }
-    if name not in policies:
-        raise ValueError(f"no turn-taking policy called {name!r} ({', '.join(policies)})")
-    return ComposedScheduler(policies={name: policies[name]()}, default=name)
+    context: TurnContext
+    expected: str | None
+    """The character id that speaks next, or None at a marked silence."""
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyScore:
-    """One policy's results over the whole dataset.
-
-    ``shares`` are the shares of the policy's picks that go to the most picked character,
-    the second and the third of each conversation, averaged over conversations
-    (``gold_shares`` the same for the data); the first is its dominance. The NOBODY
-    figures are None where there is nothing to divide by.
-    """
+    """One policy's results over the whole dataset; None where nothing divides."""
 
     name: str
     decisions: int
-    accuracy: float
+    who_accuracy: float | None
+    accuracy: float | None
     nobody_precision: float | None
     nobody_recall: float | None
-    shares: tuple[float, ...]
-    gold_shares: tuple[float, ...]
+    nobody_f1: float | None
+    top_share: float | None
+    """The average share of a conversation's picks that go to its most picked character."""
     p50_ms: float
     p99_ms: float
-
-    @property
-    def dominance(self) -> float:
-        """The average share of picks that goes to a conversation's most picked character."""
-        return self.shares[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +73,62 @@ class TurnsEvalResult:
     turns: int
     decisions: int
     silences: int
+    data_top_share: float | None
     scores: list[PolicyScore]
+
+
+def decision_points(conversation: TurnsConversation) -> list[DecisionPoint]:
+    """Every scored point of ``conversation``, in order."""
+    turns: list[Turn | None] = []
+    for index, line in enumerate(conversation.turns):
+        if line.speaker is None:
+            turns.append(None)
+            continue
+        character = conversation.character_named(line.speaker)
+        speaker_id = character.id if character else f"human:{line.speaker}"
+        turns.append(
+            Turn(
+                speaker_id,
+                line.speaker,
+                line.text,
+                character is not None,
+                _START + timedelta(minutes=index),
+                message_id=f"m{index}",
+                reply_to=None if line.reply_to is None else f"m{line.reply_to}",
+            )
+        )
+    points: list[DecisionPoint] = []
+    so_far: list[Turn] = []
+    for index, turn in enumerate(turns[:-1]):
+        if turn is None:
+            continue
+        so_far.append(turn)
+        following = turns[index + 1]
+        if following is not None and not following.is_character:
+            continue
+        replied = conversation.turns[index].reply_to
+        target = turns[replied] if replied is not None else None
+        context = TurnContext(
+            cast=conversation.characters,
+            transcript=tuple(so_far),
+            trigger=turn,
+            hops=_hops(so_far),
+            reply_to_character=(
+                target.speaker_id if target is not None and target.is_character else None
+            ),
+        )
+        points.append(DecisionPoint(context, following.speaker_id if following else None))
+    return points
+
+
+def _hops(turns: Sequence[Turn]) -> int:
+    """Character turns since the last person's turn."""
+    hops = 0
+    for turn in reversed(turns):
+        if not turn.is_character:
+            break
+        hops += 1
+    return hops
 
 
 async def evaluate_turns(
@@ -136,146 +138,134 @@ async def evaluate_turns(
     progress: Callable[[str], None] = lambda message: None,
 ) -> TurnsEvalResult:
     """Ask each policy at every decision point of every conversation, and score it."""
+    per_conversation = [decision_points(c) for c in conversations]
+    points = [p for found in per_conversation for p in found]
     scores = []
     for name, policy in policies:
-        progress(f"turn-taking eval: {name} …")
-        scores.append(await _score(name, policy, conversations))
-    points = [p for c in conversations for p in _decision_points(c)]
+        scores.append(await _score(name, policy, per_conversation, len(points), progress))
+    gold = [Counter(p.expected for p in found if p.expected) for found in per_conversation]
     return TurnsEvalResult(
         conversations=len(conversations),
         turns=sum(1 for c in conversations for t in c.turns if t.speaker is not None),
         decisions=len(points),
-        silences=sum(1 for p in points if p[1] is None),
+        silences=sum(1 for p in points if p.expected is None),
+        data_top_share=_top_share(gold),
         scores=scores,
     )
 
 
-def _turns(conversation: TurnsConversation) -> list[Turn | None]:
-    """The conversation as botkit turns, with None where a silence is marked."""
-    found: list[Turn | None] = []
-    for index, turn in enumerate(conversation.turns):
-        if turn.speaker is None:
-            found.append(None)
-            continue
-        character = conversation.character_named(turn.speaker)
-        speaker_id = character.id if character else f"human:{turn.speaker}"
-        when = _START + timedelta(minutes=index)
-        found.append(Turn(speaker_id, turn.speaker, turn.text, character is not None, when))
-    return found
-
-
-def _decision_points(
-    conversation: TurnsConversation,
-) -> list[tuple[list[Turn], str | None]]:
-    """Each (turns so far, what should come next: a character id, or None for nobody)."""
-    turns = _turns(conversation)
-    points: list[tuple[list[Turn], str | None]] = []
-    so_far: list[Turn] = []
-    for index, turn in enumerate(turns):
-        if turn is None or index + 1 == len(turns):
-            continue
-        so_far.append(turn)
-        following = turns[index + 1]
-        if following is None:
-            points.append((list(so_far), None))
-        elif following.is_character:
-            points.append((list(so_far), following.speaker_id))
-    return points
-
-
 async def _score(
-    name: str, policy: Scheduler, conversations: Sequence[TurnsConversation]
+    name: str,
+    policy: Scheduler,
+    per_conversation: Sequence[Sequence[DecisionPoint]],
+    total: int,
+    progress: Callable[[str], None],
 ) -> PolicyScore:
-    correct = said_nobody = right_nobody = gold_nobody = 0
-    decided = 0
+    who_right = who_asked = correct = 0
+    said_nobody = right_nobody = gold_nobody = 0
     latencies: list[float] = []
-    shares: list[tuple[float, ...]] = []
-    gold_shares: list[tuple[float, ...]] = []
-    for conversation in conversations:
+    picks: list[Counter[str]] = []
+    step = max(1, total // _PROGRESS_STEPS)
+    done = 0
+    started_all = time.perf_counter()
+    for points in per_conversation:
         picked: Counter[str] = Counter()
-        gold: Counter[str] = Counter()
-        for so_far, expected in _decision_points(conversation):
-            trigger = so_far[-1]
-            hops = 0
-            for turn in reversed(so_far):
-                if not turn.is_character:
-                    break
-                hops += 1
-            context = TurnContext(
-                cast=conversation.characters, transcript=so_far, trigger=trigger, hops=hops
-            )
+        for point in points:
+            if point.expected is not None:
+                ranking = await policy.rank(point.context)
+                who_asked += 1
+                who_right += ranking.first == point.expected
             started = time.perf_counter()
-            decision = await policy.decide(context)
+            decision = await policy.decide(point.context)
             latencies.append((time.perf_counter() - started) * 1000)
             chosen = decision.speakers[0] if decision.speakers else None
-            decided += 1
-            correct += chosen == expected
+            correct += chosen == point.expected
             said_nobody += chosen is None
-            gold_nobody += expected is None
-            right_nobody += chosen is None and expected is None
+            gold_nobody += point.expected is None
+            right_nobody += chosen is None and point.expected is None
             if chosen is not None:
                 picked[chosen] += 1
-            if expected is not None:
-                gold[expected] += 1
-        if picked:
-            shares.append(_ranked_shares(picked))
-        if gold:
-            gold_shares.append(_ranked_shares(gold))
+            done += 1
+            if done % step == 0 and done < total:
+                progress(_progress_line(name, done, total, time.perf_counter() - started_all))
+        picks.append(picked)
+    precision = _ratio(right_nobody, said_nobody)
+    recall = _ratio(right_nobody, gold_nobody)
     return PolicyScore(
         name=name,
-        decisions=decided,
-        accuracy=correct / decided if decided else 0.0,
-        nobody_precision=right_nobody / said_nobody if said_nobody else None,
-        nobody_recall=right_nobody / gold_nobody if gold_nobody else None,
-        shares=_mean_shares(shares),
-        gold_shares=_mean_shares(gold_shares),
+        decisions=len(latencies),
+        who_accuracy=_ratio(who_right, who_asked),
+        accuracy=_ratio(correct, len(latencies)),
+        nobody_precision=precision,
+        nobody_recall=recall,
+        nobody_f1=(
+            2 * precision * recall / (precision + recall)
+            if precision is not None and recall is not None and precision + recall > 0
+            else None
+        ),
+        top_share=_top_share(picks),
         p50_ms=percentile(latencies, 0.5),
         p99_ms=percentile(latencies, 0.99),
     )
 
 
-def _ranked_shares(picked: Counter[str]) -> tuple[float, ...]:
-    """The shares of the most picked characters, largest first (zeros where fewer)."""
-    counts = [n for _, n in picked.most_common(RANKS)]
-    counts += [0] * (RANKS - len(counts))
-    return tuple(n / picked.total() for n in counts)
+def _progress_line(name: str, done: int, total: int, elapsed: float) -> str:
+    left = elapsed / done * (total - done)
+    return f"turn-taking eval: {name} {done}/{total} decisions, about {left:.0f} s left"
 
 
-def _mean_shares(rows: Sequence[tuple[float, ...]]) -> tuple[float, ...]:
-    if not rows:
-        return (0.0,) * RANKS
-    return tuple(statistics.fmean(row[rank] for row in rows) for rank in range(RANKS))
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
-def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _top_share(picks: Sequence[Counter[str]]) -> float | None:
+    """The mean over conversations of the share of picks the most picked character got."""
+    shares = [c.most_common(1)[0][1] / c.total() for c in picks if c]
+    return sum(shares) / len(shares) if shares else None
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.3f}"
 
 
 def format_turns_result(result: TurnsEvalResult) -> str:
-    """The result as a plain-text table."""
+    """The result as a plain-text table for people."""
     lines = [
         f"turn-taking eval: {result.conversations} conversations, {result.turns} turns, "
         f"{result.decisions} decisions ({result.silences} marked silences)",
-        f"{'policy':<22}{'accuracy':>9}{'NOBODY P':>10}{'NOBODY R':>10}"
-        f"{'top share':>11}{'p50 ms':>9}{'p99 ms':>9}",
+        f"{'policy':<18}{'who acc':>9}{'accuracy':>9}{'NOBODY P':>10}{'NOBODY R':>10}"
+        f"{'NOBODY F1':>10}{'top share':>10}{'p50 ms':>9}{'p99 ms':>9}",
     ]
     for score in result.scores:
         lines.append(
-            f"{score.name:<22}{score.accuracy:>9.3f}{_ratio(score.nobody_precision):>10}"
-            f"{_ratio(score.nobody_recall):>10}{score.dominance:>11.3f}"
+            f"{score.name:<18}{_cell(score.who_accuracy, 9)}{_cell(score.accuracy, 9)}"
+            f"{_cell(score.nobody_precision, 10)}{_cell(score.nobody_recall, 10)}"
+            f"{_cell(score.nobody_f1, 10)}{_cell(score.top_share, 10)}"
             f"{score.p50_ms:>9.2f}{score.p99_ms:>9.2f}"
         )
-    if not result.scores:
-        return "\n".join(lines)
-    lines += [
-        "",
-        "share of picks going to each conversation's most, second and third most picked "
-        "character (averaged over conversations; the top share is the first):",
-        f"  {'the data itself':<20} " + _shares_text(result.scores[0].gold_shares),
-    ]
-    lines += [f"  {s.name:<20} " + _shares_text(s.shares) for s in result.scores]
+    lines.append(
+        f"{'the data itself':<18}{'':>58}{_cell(result.data_top_share, 10)}"
+        "   (top share: the share of a conversation's turns its most frequent speaker takes)"
+    )
     return "\n".join(lines)
 
 
-def _shares_text(shares: Sequence[float]) -> str:
-    return " / ".join(f"{share:.2f}" for share in shares)
+def turns_result_json(result: TurnsEvalResult) -> dict[str, object]:
+    """The result as one JSON-ready object (None where a figure has nothing to divide by)."""
+    return {
+        "conversations": result.conversations,
+        "decisions": result.decisions,
+        "policies": [
+            {
+                "name": s.name,
+                "who_accuracy": s.who_accuracy,
+                "accuracy": s.accuracy,
+                "nobody_precision": s.nobody_precision,
+                "nobody_recall": s.nobody_recall,
+                "nobody_f1": s.nobody_f1,
+                "p50_ms": s.p50_ms,
+                "p99_ms": s.p99_ms,
+            }
+            for s in result.scores
+        ],
+    }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from botkit.scheduler.address import AddressPolicy, addressed
-from botkit.scheduler.base import NOBODY, Decision, Scheduler, TurnContext
+from botkit.scheduler.base import NOBODY, Decision, Ranking, Scheduler, TurnContext, free_cast
 from botkit.scheduler.compose import ComposedScheduler
+from botkit.scheduler.gate import Opening, WhenGate
+from botkit.scheduler.likelihood import LikelihoodPolicy
 from botkit.scheduler.model import NOBODY_CHOICE, ModelPolicy, choice_labels
+from botkit.scheduler.ranker import WhoRanker
 from botkit.scheduler.rotation import ManualPolicy, RoundRobinPolicy
-from botkit.scheduler.scoring import ScoringPolicy, ScoringWeights
+from botkit.scheduler.scoring import ScoringPolicy
 
 __all__ = [
     "NOBODY",
@@ -15,13 +18,18 @@ __all__ = [
     "AddressPolicy",
     "ComposedScheduler",
     "Decision",
+    "LikelihoodPolicy",
     "ManualPolicy",
     "ModelPolicy",
+    "Opening",
+    "Ranking",
     "RoundRobinPolicy",
     "Scheduler",
     "ScoringPolicy",
-    "ScoringWeights",
     "TurnContext",
+    "WhenGate",
+    "WhoRanker",
     "addressed",
     "choice_labels",
+    "free_cast",
 ]

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 from botkit.characters.model import Character
 from botkit.transcript import Turn
 
-__all__ = ["NOBODY", "Decision", "Scheduler", "TurnContext"]
+__all__ = ["NOBODY", "Decision", "Ranking", "Scheduler", "TurnContext", "free_cast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,53 @@ class Decision:
 NOBODY = Decision((), "nothing invites a reply")
 
 
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The cast members free to speak next, the likeliest first, with the policy's scores.
+
+    ``scores`` run parallel to ``speakers`` (higher is likelier; their scale is the
+    policy's own). A ranking never says NOBODY: whether anyone speaks is the policy's
+    ``decide``.
+    """
+
+    speakers: tuple[str, ...]
+    scores: tuple[float, ...] = ()
+    reason: str = ""
+
+    @property
+    def first(self) -> str | None:
+        """The likeliest next speaker, or None when nobody is free."""
+        return self.speakers[0] if self.speakers else None
+
+
+def free_cast(context: TurnContext) -> list[Character]:
+    """The cast members who may speak next: not muted and not the trigger's own speaker
+    (each once, in cast order)."""
+    trigger = context.trigger
+    taken = {trigger.speaker_id} if trigger.is_character else set()
+    taken |= context.muted
+    free: list[Character] = []
+    for character in context.cast:
+        if character.id not in taken:
+            taken.add(character.id)
+            free.append(character)
+    return free
+
+
 @runtime_checkable
 class Scheduler(Protocol):
-    """A turn-taking policy. Policies may be async (a model policy calls a backend)."""
+    """A turn-taking policy: *who* is likeliest to speak next (``rank``) and *whether*
+    anyone should (``decide``, a when-gate in front of the ranking).
+
+    Policies may be async (a model policy calls a backend).
+    """
 
     name: str
 
+    async def rank(self, context: TurnContext) -> Ranking:
+        """Order the free cast (:func:`free_cast`) by how likely each speaks next."""
+        ...
+
     async def decide(self, context: TurnContext) -> Decision:
-        """Choose who speaks after ``context.trigger``."""
+        """Choose who speaks after ``context.trigger``, or nobody."""
         ...

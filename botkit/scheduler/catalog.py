@@ -6,6 +6,7 @@ __all__ = ["POLICY_SUMMARIES"]
 
 POLICY_SUMMARIES = {
     "scoring": "characters answer when a message concerns them, asks something or calls the room",
+    "likelihood": "the model's odds for each character's name tag, weighed with the scoring ranker",
     "model": "the model chooses who answers, or that nobody does",
     "round-robin": "characters answer people in turn",
     "manual": "characters answer only when addressed or asked with /say",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from botkit.scheduler.address import AddressPolicy
-from botkit.scheduler.base import Decision, Scheduler, TurnContext
+from botkit.scheduler.base import Decision, Ranking, Scheduler, TurnContext
 
 __all__ = ["ComposedScheduler"]
 
@@ -42,6 +42,24 @@ class ComposedScheduler:
     def policy(self, name: str) -> Scheduler:
         """The policy called ``name``, or the default one for an empty or unknown name."""
         return self._policies.get(name) or self._policies[self.default]
+
+    async def rank(self, context: TurnContext) -> Ranking:
+        """The addressed characters first (in the order addressed), then the channel policy's
+        ranking of the others."""
+        ranking = await self.policy(context.policy).rank(context)
+        free = set(ranking.speakers)
+        addressed = (await self._address.decide(context)).speakers
+        first = [cid for cid in addressed if cid in free]
+        if not first:
+            return ranking
+        scores = dict(zip(ranking.speakers, ranking.scores, strict=False))
+        rest = [cid for cid in ranking.speakers if cid not in first]
+        top = max(ranking.scores, default=0.0) + 1.0
+        return Ranking(
+            (*first, *rest),
+            (*(top for _ in first), *(scores.get(cid, 0.0) for cid in rest)),
+            "addressed: " + ", ".join(first) + f"; {ranking.reason}",
+        )
 
     async def decide(self, context: TurnContext) -> Decision:
         """The addressed characters if any, else the channel policy's choice, with the rules."""

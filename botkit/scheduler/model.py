@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from botkit.backends.base import BackendError, ChatBackend, ChatMessage, ChatRequest, Sampling
 from botkit.backends.choices import parse_choice
 from botkit.characters.model import Character
-from botkit.scheduler.base import Decision, Scheduler, TurnContext
+from botkit.scheduler.base import Decision, Ranking, Scheduler, TurnContext, free_cast
 from botkit.scheduler.text import name_key
 from botkit.transcript import Turn
 
@@ -64,19 +64,46 @@ class ModelPolicy:
         self._timeout = timeout
         self._window = window
 
+    async def rank(self, context: TurnContext) -> Ranking:
+        """The model's choice among the free cast first (NOBODY not offered), then the
+        fallback's ranking of the rest; the fallback's ranking when the model fails."""
+        fallback = await self._fallback.rank(context)
+        free = free_cast(context)
+        if len(free) < 2:
+            return fallback
+        answer = await self._ask(context, free, nobody=False)
+        speaker = None if isinstance(answer, str) else answer[0]
+        if isinstance(answer, str) or speaker is None:
+            why = answer if isinstance(answer, str) else "answered NOBODY"
+            log.info("model policy: %s; the %s ranking stands", why, self._fallback.name)
+            return Ranking(fallback.speakers, fallback.scores, f"model {why}; {fallback.reason}")
+        label = answer[1]
+        rest = [cid for cid in fallback.speakers if cid != speaker]
+        return Ranking(
+            (speaker, *rest),
+            (1.0, *(0.0 for _ in rest)),
+            f"model: {label}; then {self._fallback.name}",
+        )
+
     async def decide(self, context: TurnContext) -> Decision:
         """The model's choice among the cast members free to speak, or the fallback's."""
-        trigger = context.trigger
-        free = [
-            c
-            for c in context.cast
-            if c.id not in context.muted
-            and not (trigger.is_character and c.id == trigger.speaker_id)
-        ]
+        free = free_cast(context)
         if not free:
             return Decision((), "model: nobody is free to speak")
+        answer = await self._ask(context, free, nobody=True)
+        if isinstance(answer, str):
+            return await self._fall_back(context, answer)
+        speaker, label = answer
+        if speaker is None:
+            return Decision((), "model: nobody")
+        return Decision((speaker,), f"model: {label}")
+
+    async def _ask(
+        self, context: TurnContext, free: Sequence[Character], *, nobody: bool
+    ) -> tuple[str | None, str] | str:
+        """The model's pick (character id or None for NOBODY, and its label), or why not."""
         labels = choice_labels(context.cast)
-        choices = (*(labels[c.id] for c in free), NOBODY_CHOICE)
+        choices = (*(labels[c.id] for c in free), *((NOBODY_CHOICE,) if nobody else ()))
         # Every token holds at least one byte, so this fits the longest choice.
         request = ChatRequest(
             messages=(
@@ -94,17 +121,16 @@ class ModelPolicy:
             async with asyncio.timeout(self._timeout):
                 answer = "".join([fragment async for fragment in self._backend.stream(request)])
         except TimeoutError:
-            return await self._fall_back(context, f"no answer within {self._timeout:g} s")
+            return f"no answer within {self._timeout:g} s"
         except BackendError as error:
             log.debug("model policy backend failure", exc_info=True)
-            return await self._fall_back(context, str(error))
+            return str(error)
         choice = parse_choice(answer, choices)
         if choice is None:
-            return await self._fall_back(context, f"answered {answer[:40]!r}")
+            return f"answered {answer[:40]!r}"
         if choice == NOBODY_CHOICE:
-            return Decision((), "model: nobody")
-        speaker = next(cid for cid, label in labels.items() if label == choice)
-        return Decision((speaker,), f"model: {choice}")
+            return None, choice
+        return next(cid for cid, label in labels.items() if label == choice), choice
 
     async def _fall_back(self, context: TurnContext, why: str) -> Decision:
         log.info("model policy: %s; the %s policy decides", why, self._fallback.name)

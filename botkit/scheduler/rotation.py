@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botkit.scheduler.base import NOBODY, Decision, TurnContext
+from botkit.scheduler.base import NOBODY, Decision, Ranking, TurnContext, free_cast
 
 __all__ = ["ManualPolicy", "RoundRobinPolicy"]
 
@@ -13,6 +13,15 @@ class RoundRobinPolicy:
     """
 
     name = "round-robin"
+
+    async def rank(self, context: TurnContext) -> Ranking:
+        """The free cast in cast order, starting after the last character who spoke."""
+        order = [c.id for c in context.cast]
+        last = next((t.speaker_id for t in reversed(context.transcript) if t.is_character), None)
+        start = order.index(last) + 1 if last in order else 0
+        turn = {cid: (index - start) % len(order) for index, cid in enumerate(order)}
+        free = sorted((c.id for c in free_cast(context)), key=turn.__getitem__)
+        return Ranking(tuple(free), tuple(-float(turn[cid]) for cid in free), "round-robin order")
 
     async def decide(self, context: TurnContext) -> Decision:
         """The cast member after the last character who spoke; nobody after a character."""
@@ -34,6 +43,11 @@ class ManualPolicy:
     """Nobody speaks unprompted: characters answer only when addressed or asked with /say."""
 
     name = "manual"
+
+    async def rank(self, context: TurnContext) -> Ranking:
+        """The free cast in cast order: the order in which /say and the menus list them."""
+        free = [c.id for c in free_cast(context)]
+        return Ranking(tuple(free), tuple(-float(i) for i in range(len(free))), "cast order")
 
     async def decide(self, context: TurnContext) -> Decision:
         """Always nobody (explicit address is handled before any policy is asked)."""

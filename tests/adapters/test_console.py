@@ -73,6 +73,6 @@ async def test_policy_switches_turn_taking_in_the_terminal(tmp_path: Path, pack_
     )
     assert output.splitlines() == [
         "Turn-taking here is now manual: characters answer only when addressed or asked with /say.",
-        "Turn-taking here: manual (choose from scoring, model, round-robin, manual).",
+        "Turn-taking here: manual (choose from scoring, likelihood, model, round-robin, manual).",
         "Bram: Hmph.",
     ]

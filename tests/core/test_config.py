@@ -59,7 +59,7 @@ def test_every_problem_is_reported_with_its_path() -> None:
         "default_backend: 'nowhere' is not in backends",
         "conversation.max_hops: expected a whole number 0..50",
         "conversation.colour: unknown setting",
-        "scheduler.policy: expected one of scoring, model, round-robin, manual",
+        "scheduler.policy: expected one of scoring, likelihood, model, round-robin, manual",
         "surprise: unknown setting",
     ]
     for line in expected:

@@ -37,7 +37,7 @@ async def test_policy_is_chosen_per_channel_and_survives_a_restart(make_app: App
     async with make_app(backend) as (app, adapter):
         await push(app, adapter, command("policy"))
         assert adapter.notices[-1][1] == (
-            "Turn-taking here: scoring (choose from scoring, model, round-robin, manual)."
+            "Turn-taking here: scoring (choose from scoring, likelihood, model, round-robin, manual)."
         )
         await push(app, adapter, command("policy", "manual"))
         assert adapter.notices[-1][1] == (
@@ -55,7 +55,7 @@ async def test_policy_is_chosen_per_channel_and_survives_a_restart(make_app: App
         assert names(adapter) == ["Mira"]
         await push(app, adapter, command("status"))
         assert (
-            "Turn-taking: manual (of scoring, model, round-robin, manual)"
+            "Turn-taking: manual (of scoring, likelihood, model, round-robin, manual)"
             in (adapter.notices[-1][1])
         )
 
@@ -71,7 +71,7 @@ async def test_choosing_a_policy_needs_the_manage_permission(make_app: AppFactor
         await push(app, adapter, command("policy", "loudest"))
         assert adapter.notices[-1][1] == (
             "Cannot do that: no turn-taking policy called 'loudest'; "
-            "scoring, model, round-robin, manual"
+            "scoring, likelihood, model, round-robin, manual"
         )
 
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from botkit.characters.model import Character, KnowledgeEntry
 from botkit.scheduler import TurnContext
 from botkit.transcript import Turn
 
-__all__ = ["BRAM", "CAST", "MIRA", "NELL", "WREN", "context", "human", "person", "said_by"]
+__all__ = [
+    "BRAM",
+    "CAST",
+    "MIRA",
+    "NELL",
+    "WREN",
+    "after",
+    "context",
+    "human",
+    "person",
+    "said_by",
+]
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MIRA = Character(
@@ -67,6 +78,9 @@ def context(
     hops: int = 0,
     mentions: tuple[str, ...] = (),
     reply_to: str | None = None,
+    cued: str | None = None,
+    policy: str = "",
+    muted: Iterable[str] = (),
 ) -> TurnContext:
     """The situation right after ``trigger``, which ends the transcript."""
     return TurnContext(
@@ -76,4 +90,12 @@ def context(
         hops=hops,
         mentions=mentions,
         reply_to_character=reply_to,
+        cued=cued,
+        policy=policy,
+        muted=frozenset(muted),
     )
+
+
+def after(*turns: Turn, cast: Sequence[Character] = CAST, muted: Iterable[str] = ()) -> TurnContext:
+    """The situation right after the last of ``turns``, with the others as its history."""
+    return context(turns[-1], cast=cast, history=turns[:-1], muted=muted)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from botkit.scheduler import (
     ComposedScheduler,
     Decision,
     ManualPolicy,
+    Ranking,
     RoundRobinPolicy,
     Scheduler,
     ScoringPolicy,
@@ -27,18 +26,21 @@ class FixedPolicy:
         self.speakers = speakers
         self.calls = 0
 
+    async def rank(self, context: TurnContext) -> Ranking:
+        return Ranking(self.speakers, tuple(-float(i) for i in range(len(self.speakers))))
+
     async def decide(self, context: TurnContext) -> Decision:
         self.calls += 1
         return Decision(self.speakers, "fixed")
 
 
-def composed(seed: int = 0) -> ComposedScheduler:
-    return ComposedScheduler(
-        policies={"scoring": ScoringPolicy(rng=random.Random(seed))}, default="scoring"
-    )
+def composed() -> ComposedScheduler:
+    """Channels as botkit runs them by default: address first, then scoring."""
+    return ComposedScheduler(policies={"scoring": ScoringPolicy()}, default="scoring")
 
 
 def with_rules(*speakers: str) -> ComposedScheduler:
+    """A scheduler whose policy always picks ``speakers``, so only the rules filter them."""
     return ComposedScheduler(policies={"fixed": FixedPolicy(*speakers)}, default="fixed")
 
 
@@ -56,9 +58,8 @@ async def test_the_policy_is_asked_only_when_nobody_is_addressed() -> None:
 async def test_address_beats_score() -> None:
     shy = person("shy", 0.0)
     trigger = human("Shy, tell me about the soup and stories at the inn?")
-    for seed in range(20):
-        decision = await composed(seed).decide(context(trigger, cast=(MIRA, shy)))
-        assert decision.speakers == ("shy",)
+    decision = await composed().decide(context(trigger, cast=(MIRA, shy)))
+    assert decision.speakers == ("shy",)
 
 
 async def test_address_beats_every_policy() -> None:
@@ -86,22 +87,25 @@ async def test_the_channel_policy_is_chosen_by_name() -> None:
 
 
 async def test_mentioning_one_character_makes_only_that_one_reply() -> None:
-    for text in ("What do you know of the caves, Bram?", "Hello everyone! Mira, a room?"):
-        for seed in range(30):
-            decision = await composed(seed).decide(context(human(text)))
-            assert len(decision.speakers) == 1
+    for text, speaker in (
+        ("What do you know of the caves, Bram?", "bram"),
+        ("Hello everyone! Wren, a room?", "wren"),
+    ):
+        decision = await composed().decide(context(human(text)))
+        assert decision.speakers == (speaker,)
 
 
 async def test_the_policy_speaks_when_nobody_is_addressed() -> None:
     decision = await composed().decide(context(human("Hello everyone!")))
     assert len(decision.speakers) == 2
+    assert decision.reason.startswith("to the room; ")
 
 
 async def test_a_character_naming_itself_falls_through_to_the_policy() -> None:
     trigger = said_by(MIRA, "Mira's soup, Mira's stories, Mira's gossip!")
-    for seed in range(30):
-        decision = await composed(seed).decide(context(trigger, hops=1))
-        assert "mira" not in decision.speakers
+    decision = await composed().decide(context(trigger, hops=1))
+    assert len(decision.speakers) == 1
+    assert "mira" not in decision.speakers
 
 
 async def test_no_character_speaks_twice_in_a_row_unprompted() -> None:

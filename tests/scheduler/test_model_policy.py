@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,9 +15,8 @@ from tests.scheduler.cast import BRAM, CAST, MIRA, NELL, WREN, context, human, s
 
 
 def policy(backend: InstantBackend, timeout: float = 5.0) -> ModelPolicy:
-    return ModelPolicy(
-        backend=backend, fallback=ScoringPolicy(rng=random.Random(0)), timeout=timeout
-    )
+    """The model policy on ``backend``, with scoring to fall back on."""
+    return ModelPolicy(backend=backend, fallback=ScoringPolicy(), timeout=timeout)
 
 
 async def test_the_answer_names_the_speaker() -> None:
@@ -88,7 +86,7 @@ async def test_an_unreadable_answer_falls_back_to_scoring(answer: str) -> None:
     trigger = human("Wren, what is in the caves?")
     situation = context(trigger, cast=(MIRA, WREN))
     decision = await policy(InstantBackend(answer)).decide(situation)
-    expected = await ScoringPolicy(rng=random.Random(0)).decide(situation)
+    expected = await ScoringPolicy().decide(situation)
     assert decision.speakers == expected.speakers
     assert decision.reason.startswith("model answered")
 

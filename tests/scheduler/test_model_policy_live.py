@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -67,7 +66,7 @@ async def test_the_model_policy_never_names_anyone_outside_the_cast(
     )
     text = f"{cast[-1].name}, {line}" if address else line
     trigger = said_by(cast[0], text) if character_spoke else human(text)
-    fallback = ScoringPolicy(rng=random.Random(0))
+    fallback = ScoringPolicy()
     policy = ModelPolicy(backend=backend, fallback=fallback, timeout=120)
     decision = await policy.decide(
         TurnContext(cast, (trigger,), trigger, hops=int(character_spoke))

@@ -358,6 +358,7 @@ async def test_policy_and_mute_commands_switch_turn_taking(
         [choice_option] = registered["options"]
         assert [c["value"] for c in choice_option["choices"]] == [
             "scoring",
+            "likelihood",
             "model",
             "round-robin",
             "manual",
@@ -367,7 +368,7 @@ async def test_policy_and_mute_commands_switch_turn_taking(
             or not registered["default_member_permissions"]
         )
         assert await policy(permissions=0) == (
-            "Turn-taking here: scoring (choose from scoring, model, round-robin, manual)."
+            "Turn-taking here: scoring (choose from scoring, likelihood, model, round-robin, manual)."
         )
         assert await policy(option("policy", "manual"), permissions=0) == (
             "Cannot do that: /policy changes this channel and needs the manage permission"
