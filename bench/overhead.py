@@ -92,7 +92,7 @@ async def seed_history(path: Path, channel: ChannelKey, turns: int) -> None:
 
 def config(data_dir: Path) -> object:
     return parse_config(
-        {"data_dir": str(data_dir), "conversation": {"max_hops": 0}, "scheduler": {"seed": 1}}
+        {"data_dir": str(data_dir), "conversation": {"max_hops": 0}}
     )
 
 

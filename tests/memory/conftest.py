@@ -78,7 +78,7 @@ def memory_app(tmp_path: Path, pack_dir: Path) -> MemoryApp:
                 "data_dir": str(tmp_path / "data"),
                 "packs": [str(pack_dir)],
                 "conversation": {"cast": cast or ["mira", "bram"], "max_hops": 0},
-                "scheduler": {"policy": "manual", "seed": 7},
+                "scheduler": {"policy": "manual"},
                 "memory": memory or {},
             }
         )
