@@ -91,9 +91,7 @@ async def seed_history(path: Path, channel: ChannelKey, turns: int) -> None:
 
 
 def config(data_dir: Path) -> object:
-    return parse_config(
-        {"data_dir": str(data_dir), "conversation": {"max_hops": 0}}
-    )
+    return parse_config({"data_dir": str(data_dir), "conversation": {"max_hops": 0}})
 
 
 async def per_reply(history: int, replies: int) -> tuple[list[float], float]:

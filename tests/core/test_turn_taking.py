@@ -37,7 +37,8 @@ async def test_policy_is_chosen_per_channel_and_survives_a_restart(make_app: App
     async with make_app(backend) as (app, adapter):
         await push(app, adapter, command("policy"))
         assert adapter.notices[-1][1] == (
-            "Turn-taking here: scoring (choose from scoring, likelihood, model, round-robin, manual)."
+            "Turn-taking here: scoring "
+            "(choose from scoring, likelihood, model, round-robin, manual)."
         )
         await push(app, adapter, command("policy", "manual"))
         assert adapter.notices[-1][1] == (

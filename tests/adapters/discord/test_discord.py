@@ -368,7 +368,8 @@ async def test_policy_and_mute_commands_switch_turn_taking(
             or not registered["default_member_permissions"]
         )
         assert await policy(permissions=0) == (
-            "Turn-taking here: scoring (choose from scoring, likelihood, model, round-robin, manual)."
+            "Turn-taking here: scoring "
+            "(choose from scoring, likelihood, model, round-robin, manual)."
         )
         assert await policy(option("policy", "manual"), permissions=0) == (
             "Cannot do that: /policy changes this channel and needs the manage permission"

@@ -200,5 +200,6 @@ async def test_the_policy_subcommand_switches_turn_taking(
             await app.wait_idle()
         assert [p.username for p in fake.posted] == ["Mira", "Bram", "Mira"]
         assert await answer_to(fake, app, ANN, "policy") == (
-            "Turn-taking here: round-robin (choose from scoring, likelihood, model, round-robin, manual)."
+            "Turn-taking here: round-robin "
+            "(choose from scoring, likelihood, model, round-robin, manual)."
         )
