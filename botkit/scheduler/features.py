@@ -29,7 +29,6 @@ FEATURES = (
     "spoke_before_last",
     "spoke_third_last",
     "spoke_fourth_last",
-    "recency_rank_1",
     "recency_rank_2",
     "recency_rank_3",
     "never_spoke",
@@ -47,6 +46,10 @@ FEATURES = (
     "about_it",
     "person_spoke_last_and_before_last",
     "opened_conversation",
+    "one_of_the_silent",
+    "silent_after_question",
+    "silent_early",
+    "short_reply_to_before_last",
 )
 """The feature names, in the order of :func:`structure_features`' columns."""
 
@@ -86,6 +89,8 @@ def structure_features(
     partner = _partner(speakers)
     named_by_it = _named_trigger_speaker(turns, ids)
     people_only = len(turns) >= 2 and not turns[-1].is_character and not turns[-2].is_character
+    silent = sum(1 for cid in ids if last_seen[cid] is None)
+    short = len(trigger.text.split()) <= 3
     for row, (character, profile) in enumerate(zip(candidates, profiles, strict=True)):
         cid = character.id
         seen = last_seen[cid]
@@ -94,7 +99,6 @@ def structure_features(
             before_last == cid,
             len(speakers) >= 3 and speakers[-3] == cid,
             len(speakers) >= 4 and speakers[-4] == cid,
-            rank == 1,
             rank == 2,
             rank == 3,
             seen is None,
@@ -112,6 +116,10 @@ def structure_features(
             _overlap(trigger_words, profile | _own_words(turns[:-1], cid)),
             people_only and before_last != cid and seen is not None,
             bool(speakers) and speakers[0] == cid,
+            seen is None and 1 / silent,
+            seen is None and question,
+            seen is None and 1 / len(speakers),
+            short and before_last == cid,
         )
         rows[row] = values
     return rows

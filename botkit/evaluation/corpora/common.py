@@ -48,7 +48,7 @@ def cast(personas: Mapping[str, str]) -> tuple[Character, ...]:
 
 
 FRIENDS = cast(_PERSONAS)
-"""The six friends, the cast of every MELD and EmoryNLP conversation."""
+"""The six friends: a MELD or EmoryNLP conversation's cast is those of them who speak in it."""
 
 _QUOTES = str.maketrans({"\x91": "'", "\x92": "'", "\x93": '"', "\x94": '"'})
 _SPLIT = re.compile(r"[^a-z0-9]+")
@@ -93,15 +93,19 @@ def multi_party(
 def friends_conversations(
     groups: Iterable[tuple[str, Sequence[tuple[int, str, str]]]],
 ) -> list[TurnsConversation]:
-    """The multi-party conversations among (id, lines) groups, the six friends their cast.
+    """The multi-party conversations among (id, lines) groups.
 
-    Each group's (number, speaker, text) lines are put in number order and merged.
+    Each group's (number, speaker, text) lines are put in number order and merged. The
+    cast is the friends who speak in the conversation, as a channel's cast is the
+    characters present; everyone else is a person.
     """
     found = []
     for conversation_id, lines in groups:
         ordered = sorted(lines, key=lambda line: line[0])
         turns, _ = merge_lines([(speaker, text) for _, speaker, text in ordered])
-        conversation = multi_party(conversation_id, FRIENDS, turns)
+        present = {t.speaker for t in turns}
+        cast = tuple(c for c in FRIENDS if c.name in present)
+        conversation = multi_party(conversation_id, cast, turns)
         if conversation is not None:
             found.append(conversation)
     return found

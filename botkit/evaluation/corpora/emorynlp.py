@@ -46,10 +46,11 @@ def read_emorynlp(path: Path) -> list[TurnsConversation]:
     """The multi-party scenes of an EmoryNLP file such as ``emorynlp_dev_final.csv``.
 
     A scene is (Season, Episode, Scene_ID), its lines ordered by Utterance_ID. The friends'
-    full names map to the six cast characters MELD uses; anyone else is a person. A line
-    said by several speakers is the first one's; a line with no speaker is said by a
-    person called "Unknown". Ids are ``emorynlp-<split>-s<season>e<episode>c<scene>``.
-    Raises DatasetError naming the file, line and column.
+    full names map to the friends MELD uses, and those who speak are the cast; anyone else
+    is a person. A line said by several speakers is the first one's; a line with no
+    speaker is said by a person called "Unknown". Ids are
+    ``emorynlp-<split>-s<season>e<episode>c<scene>``. Raises DatasetError naming the
+    file, line and column.
     """
     scenes: defaultdict[tuple[int, int, int], list[tuple[int, str, str]]] = defaultdict(list)
     for where, row in csv_rows(path, _COLUMNS):

@@ -23,8 +23,8 @@ _COLUMNS = ("Utterance", "Speaker", "Dialogue_ID", "Utterance_ID")
 def read_meld(path: Path) -> list[TurnsConversation]:
     """The multi-party dialogues of a MELD file such as ``dev_sent_emo.csv``, as released.
 
-    Rows are grouped by Dialogue_ID and ordered by Utterance_ID; the six friends are the
-    cast of every dialogue and anyone else who speaks is a person. Ids are
+    Rows are grouped by Dialogue_ID and ordered by Utterance_ID; the friends who speak in
+    a dialogue are its cast and anyone else who speaks is a person. Ids are
     ``meld-<split>-<Dialogue_ID>``. Raises DatasetError naming the file, line and column.
     """
     dialogues: defaultdict[int, list[tuple[int, str, str]]] = defaultdict(list)
