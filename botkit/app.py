@@ -285,6 +285,11 @@ class App:
                 backend=backend,
                 structure=scoring,
                 gate=scoring.gate,
+                weight=(
+                    scoring.ranker.likelihood_weight
+                    if options.likelihood_weight is None
+                    else options.likelihood_weight
+                ),
                 timeout=options.model_timeout,
             ),
             "model": ModelPolicy(backend=backend, fallback=scoring, timeout=options.model_timeout),

@@ -365,6 +365,7 @@ async def _run_turns_eval(
                     seed=seed,
                     backend=lambda: backends[backend_name],
                     timeout=config.scheduler.model_timeout,
+                    likelihood_weight=config.scheduler.likelihood_weight,
                 ),
             )
             for name in [*names, *BASELINES]

@@ -65,13 +65,16 @@ class SchedulerConfig:
 
     ``backend`` is the backend the model policy asks (the default backend when None);
     ``model_timeout`` is how long a model decision may take before the scoring policy
-    decides instead.
+    decides instead. ``likelihood_weight`` is how much the likelihood policy weighs the
+    backend's log-probabilities against the scoring ranker (None: the weight fitted for
+    the embedded model).
     """
 
     policy: str = "scoring"
     max_group_speakers: int = 2
     backend: str | None = None
     model_timeout: float = 8.0
+    likelihood_weight: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +313,7 @@ class _Checker:
     def scheduler(self, data: dict[str, Any]) -> SchedulerConfig:
         self.unknown(
             data,
-            {"policy", "max_group_speakers", "backend", "model_timeout"},
+            {"policy", "max_group_speakers", "backend", "model_timeout", "likelihood_weight"},
             "scheduler",
         )
         policy = data.get("policy", "scoring")
@@ -330,7 +333,17 @@ class _Checker:
             max_group_speakers=self.number(data, "max_group_speakers", "scheduler", 2, 1, 8),
             backend=backend,
             model_timeout=float(timeout),
+            likelihood_weight=self.likelihood_weight(data),
         )
+
+    def likelihood_weight(self, data: Mapping[str, Any]) -> float | None:
+        weight = data.get("likelihood_weight")
+        if weight is None:
+            return None
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            self.problems.append("scheduler.likelihood_weight: expected a number of 0 or more")
+            return None
+        return float(weight)
 
     def fraction(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
         value = data.get(key, default)

@@ -113,11 +113,17 @@ BASELINES = ("random", "A-B-A", "most-frequent")
 
 
 def build_policy(
-    name: str, *, seed: int, backend: Callable[[], ChatBackend], timeout: float
+    name: str,
+    *,
+    seed: int,
+    backend: Callable[[], ChatBackend],
+    timeout: float,
+    likelihood_weight: float | None = None,
 ) -> Scheduler:
     """The policy called ``name`` as a channel would run it, or one of the :data:`BASELINES`.
 
-    ``backend`` is called only for the policies in :data:`BACKEND_POLICIES`.
+    ``backend`` is called only for the policies in :data:`BACKEND_POLICIES`;
+    ``likelihood_weight`` overrides the shipped weight of the likelihood policy.
 
     Raises:
         ValueError: no policy has that name.
@@ -133,7 +139,13 @@ def build_policy(
     policies: dict[str, Callable[[], Scheduler]] = {
         "scoring": lambda: scoring,
         "likelihood": lambda: LikelihoodPolicy(
-            backend=backend(), structure=scoring, gate=scoring.gate, timeout=timeout
+            backend=backend(),
+            structure=scoring,
+            gate=scoring.gate,
+            weight=(
+                scoring.ranker.likelihood_weight if likelihood_weight is None else likelihood_weight
+            ),
+            timeout=timeout,
         ),
         "model": lambda: ModelPolicy(backend=backend(), fallback=scoring, timeout=timeout),
         "round-robin": RoundRobinPolicy,

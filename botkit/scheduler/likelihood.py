@@ -108,24 +108,15 @@ class LikelihoodPolicy:
         if len(candidates) < 2:
             ranked = Ranking(tuple(candidates), tuple(base), f"likelihood: {structure.reason}")
             return ranked, None
-        labels = choice_labels(context.cast)
-        request = ContinuationRequest(
-            messages=(
-                ChatMessage("system", _system_line(context.cast, labels)),
-                ChatMessage("user", self._script(context.transcript, labels)),
-            ),
-            continuations=tuple(f"{labels[cid]}:" for cid in candidates),
-        )
-        answer = await self._ask(request)
-        if isinstance(answer, str):
+        spread = await self.model_opinion(context, candidates)
+        if isinstance(spread, str):
             log.info(
-                "likelihood policy: %s; the %s policy takes over", answer, self._structure.name
+                "likelihood policy: %s; the %s policy takes over", spread, self._structure.name
             )
             kept = Ranking(
-                tuple(candidates), tuple(base), f"likelihood: {answer}; {structure.reason}"
+                tuple(candidates), tuple(base), f"likelihood: {spread}; {structure.reason}"
             )
-            return kept, answer
-        spread = _log_softmax(answer)
+            return kept, spread
         fused = [score + self._weight * lm for score, lm in zip(base, spread, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-fused[i], i))
         shown = ", ".join(
@@ -138,6 +129,22 @@ class LikelihoodPolicy:
             f"likelihood: {shown}",
         )
         return ranked, None
+
+    async def model_opinion(
+        self, context: TurnContext, candidates: Sequence[str]
+    ) -> list[float] | str:
+        """The model's log-probability that each of ``candidates`` (character ids) speaks
+        next, normalised over them; or why the model gave none."""
+        labels = choice_labels(context.cast)
+        request = ContinuationRequest(
+            messages=(
+                ChatMessage("system", _system_line(context.cast, labels)),
+                ChatMessage("user", self._script(context.transcript, labels)),
+            ),
+            continuations=tuple(f"{labels[cid]}:" for cid in candidates),
+        )
+        answer = await self._ask(request)
+        return answer if isinstance(answer, str) else _log_softmax(answer)
 
     async def _ask(self, request: ContinuationRequest) -> tuple[float, ...] | str:
         """The backend's log-probabilities for the request, or why there are none."""

@@ -16,7 +16,7 @@ from botkit.scheduler.base import TurnContext
 from botkit.scheduler.features import FEATURES, structure_features
 from botkit.scheduler.text import content_words
 
-__all__ = ["WEIGHTS_FILE", "WhoRanker", "load_weights"]
+__all__ = ["WEIGHTS_FILE", "WhoRanker", "load_likelihood_weight", "load_weights"]
 
 WEIGHTS_FILE = "who_ranker.json"
 """The fitted weights shipped inside ``botkit.scheduler`` (written by bench/fit_who_ranker.py)."""
@@ -31,19 +31,23 @@ class WhoRanker:
     odds, so a softmax over candidates gives probabilities) plus the log of its
     talkativeness relative to 0.5: a character twice as talkative as the norm has twice
     the odds. The public corpora carry no talkativeness, so it is a fixed prior, not fitted.
+    ``likelihood_weight`` is how much the likelihood policy weighs a model's normalised
+    log-probabilities against these scores (fitted beside them; 1 when not).
     """
 
-    def __init__(self, weights: Mapping[str, float]) -> None:
+    def __init__(self, weights: Mapping[str, float], *, likelihood_weight: float = 1.0) -> None:
         unknown = sorted(set(weights) - set(FEATURES))
         if unknown:
             raise ValueError(f"unknown who-ranker features: {', '.join(unknown)}")
         self._weights = np.array([float(weights.get(f, 0.0)) for f in FEATURES])
+        self.likelihood_weight = likelihood_weight
         self._profiles: dict[str, tuple[Character, frozenset[str]]] = {}
 
     @classmethod
     def fitted(cls) -> WhoRanker:
         """The ranker with the weights botkit ships."""
-        return cls(load_weights(json.loads(_shipped_text())))
+        data = json.loads(_shipped_text())
+        return cls(load_weights(data), likelihood_weight=load_likelihood_weight(data))
 
     @property
     def weights(self) -> dict[str, float]:
@@ -81,6 +85,14 @@ def load_weights(data: Any) -> dict[str, float]:
     ):
         raise ValueError(f"{WEIGHTS_FILE}: weights: expected an object of finite numbers")
     return {str(k): float(v) for k, v in weights.items()}
+
+
+def load_likelihood_weight(data: Any) -> float:
+    """The likelihood weight in a who-ranker file's JSON (1 when it has none)."""
+    value = data.get("likelihood_weight", 1.0) if isinstance(data, dict) else 1.0
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{WEIGHTS_FILE}: likelihood_weight: expected a number >= 0")
+    return float(value)
 
 
 def _shipped_text() -> str:

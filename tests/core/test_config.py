@@ -90,3 +90,14 @@ def test_fallback_must_name_a_backend() -> None:
                 }
             }
         )
+
+
+def test_the_likelihood_weight_is_optional_and_never_negative() -> None:
+    assert parse_config({}).scheduler.likelihood_weight is None
+    assert (
+        parse_config({"scheduler": {"likelihood_weight": 0.8}}).scheduler.likelihood_weight == 0.8
+    )
+    for bad in (-1, "heavy", True):
+        with pytest.raises(ConfigError) as raised:
+            parse_config({"scheduler": {"likelihood_weight": bad}})
+        assert "scheduler.likelihood_weight: expected a number of 0 or more" in str(raised.value)

@@ -13,7 +13,7 @@ import pytest
 from botkit.characters.model import Character
 from botkit.scheduler import ScoringPolicy, TurnContext, WhoRanker
 from botkit.scheduler.features import FEATURES, WINDOW
-from botkit.scheduler.ranker import WEIGHTS_FILE, load_weights
+from botkit.scheduler.ranker import WEIGHTS_FILE, load_likelihood_weight, load_weights
 from tests.scheduler.cast import BRAM, CAST, MIRA, NELL, WREN, after, human, person, said_by
 
 
@@ -248,3 +248,12 @@ def test_scores_are_the_same_every_time() -> None:
     first = WhoRanker.fitted().scores(situation, list(CAST))
     again = WhoRanker.fitted().scores(situation, list(CAST))
     assert np.array_equal(first, again)
+
+
+def test_the_likelihood_weight_ships_with_the_ranker_and_is_checked() -> None:
+    shipped = json.loads(resources.files("botkit.scheduler").joinpath(WEIGHTS_FILE).read_text())
+    assert WhoRanker.fitted().likelihood_weight == pytest.approx(shipped["likelihood_weight"])
+    assert load_likelihood_weight({"weights": {}}) == 1.0
+    for bad in (-0.5, float("nan"), "1"):
+        with pytest.raises(ValueError, match="likelihood_weight: expected a number >= 0"):
+            load_likelihood_weight({"likelihood_weight": bad})
