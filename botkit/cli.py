@@ -8,7 +8,7 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from botkit import __version__
@@ -21,8 +21,14 @@ from botkit.cards.convert import FORMATS, CardConversionError, export_card, impo
 from botkit.characters import CharacterValidationError, check_paths
 from botkit.config import Config, ConfigError, load_config, parse_config
 from botkit.evaluation.corpora import CORPUS_FORMATS, load_corpus
-from botkit.evaluation.memory_data import DatasetError, load_dataset
-from botkit.evaluation.memory_eval import evaluate_memory, format_result
+from botkit.evaluation.locomo import read_locomo
+from botkit.evaluation.memory_data import DatasetError, EvalDataset, load_dataset
+from botkit.evaluation.memory_eval import (
+    ProgressBar,
+    evaluate_memory,
+    format_result,
+    result_json,
+)
 from botkit.evaluation.turns_data import TurnsConversation
 from botkit.evaluation.turns_eval import (
     TurnsEvalResult,
@@ -55,6 +61,12 @@ OPERATOR_ERRORS = (
     StoreError,
     OSError,
 )
+
+_MEMORY_READERS: dict[str, Callable[[Path], EvalDataset]] = {
+    "json": load_dataset,
+    "locomo": read_locomo,
+}
+"""How ``eval memory`` reads its file, by ``--format``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,8 +151,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="measure botkit's parts on a dataset")
     evaluations = evaluate.add_subparsers(required=True, metavar="PART")
     memory = evaluations.add_parser("memory", help="recall@k and latency of long-term memory")
-    memory.add_argument("--data", type=Path, required=True, help="dataset (JSON)")
-    memory.add_argument("--k", default="5,10", help="comma-separated cut-offs (default 5,10)")
+    memory.add_argument("file", type=Path, nargs="?", metavar="FILE", help="dataset file")
+    memory.add_argument("--data", type=Path, help="dataset file (instead of FILE)")
+    memory.add_argument(
+        "--format",
+        choices=tuple(_MEMORY_READERS),
+        default="json",
+        help="how to read the file: botkit's JSON (default) or LoCoMo's locomo10.json as released",
+    )
+    memory.add_argument("--k", default="1,5,10", help="comma-separated cut-offs (default 1,5,10)")
+    memory.add_argument(
+        "--split",
+        type=int,
+        metavar="N",
+        help="also score conversations [0, N) (fit) and [N, end) (report) apart",
+    )
+    memory.add_argument("--json", action="store_true", help="print one JSON object")
     memory.add_argument("--config", type=Path, help="config file whose memory settings to use")
     memory.set_defaults(func=_eval_memory)
     turns = evaluations.add_parser(
@@ -377,16 +403,29 @@ async def _run_turns_eval(
 
 
 def _eval_memory(args: argparse.Namespace) -> int:
+    problems = []
+    if (args.file is None) == (args.data is None):
+        problems.append("FILE: give the dataset file once, as FILE or as --data FILE")
     try:
         ks = sorted({int(part) for part in args.k.split(",") if part.strip()})
     except ValueError:
         ks = []
     if not ks or ks[0] < 1:
-        raise ConfigError(["--k: expected whole numbers above 0, such as 5,10"], "eval memory")
+        problems.append("--k: expected whole numbers above 0, such as 1,5,10")
+    if problems:
+        raise ConfigError(problems, "eval memory")
     settings = (load_config(args.config) if args.config else parse_config({})).memory
-    conversations = load_dataset(args.data)
+    dataset = _MEMORY_READERS[args.format](args.file or args.data)
+    last = len(dataset.conversations) - 1
+    if args.split is not None and not 0 < args.split <= last:
+        raise ConfigError(
+            [f"--split: expected 1 to {last} for {last + 1} conversations, got {args.split}"],
+            "eval memory",
+        )
     result = asyncio.run(
-        evaluate_memory(conversations, ks=ks, settings=settings, progress=_progress)
+        evaluate_memory(
+            dataset, ks=ks, settings=settings, split=args.split, progress=ProgressBar(sys.stderr)
+        )
     )
-    print(format_result(result))
+    print(json.dumps(result_json(result)) if args.json else format_result(result))
     return 0

@@ -394,11 +394,22 @@ class _Checker:
     def weights(self, data: dict[str, Any]) -> RankingWeights:
         path = "memory.weights"
         defaults = RankingWeights()
-        names = ("relevance", "recency", "importance", "half_life_hours", "dense", "lexical")
+        names = (
+            "relevance",
+            "recency",
+            "importance",
+            "half_life_hours",
+            "dense",
+            "lexical",
+            "neighbours",
+            "named_speaker",
+            "timely",
+        )
         self.unknown(data, {*names, "rrf_k"}, path)
         values = {name: self.fraction(data, name, path, getattr(defaults, name)) for name in names}
+        rrf_k = self.number(data, "rrf_k", path, defaults.rrf_k, 1, 10_000)
         try:
-            return RankingWeights(**values, rrf_k=self.number(data, "rrf_k", path, 60, 1, 10_000))
+            return RankingWeights(**values, rrf_k=rrf_k)
         except ValueError as error:
             self.problems.append(f"{path}: {error}")
             return defaults

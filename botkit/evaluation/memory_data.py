@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DatasetError", "EvalConversation", "EvalQuestion", "EvalTurn", "load_dataset"]
+__all__ = [
+    "DatasetError",
+    "EvalConversation",
+    "EvalDataset",
+    "EvalObservation",
+    "EvalQuestion",
+    "EvalSession",
+    "EvalTurn",
+    "Skipped",
+    "load_dataset",
+    "read_json",
+]
 
 _FIRST_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,6 +37,8 @@ class EvalTurn:
     speaker: str
     text: str
     time: datetime
+    caption: str = ""
+    """A caption of the image the speaker shared with the line, if any; never indexed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,30 @@ class EvalQuestion:
 
     question: str
     evidence: tuple[str, ...]
+    category: int | None = None
+    """The dataset's kind of question (a LoCoMo category), scored apart; None if unsorted."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalObservation:
+    """A fact the dataset's authors drew from a session, with the turns it cites."""
+
+    speaker: str
+    text: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSession:
+    """One sitting of a conversation, and what the dataset's authors wrote about it.
+
+    Kept for reading, never indexed or used in ranking.
+    """
+
+    number: int
+    time: datetime
+    summary: str
+    observations: tuple[EvalObservation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +80,38 @@ class EvalConversation:
     id: str
     turns: tuple[EvalTurn, ...]
     questions: tuple[EvalQuestion, ...]
+    sessions: tuple[EvalSession, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """What a reader left out of the eval, and why."""
+
+    unanswerable: int = 0
+    """Questions the dataset marks as having no answer in the conversation."""
+    without_evidence: int = 0
+    """Questions that list no evidence at all."""
+    unknown_evidence_only: int = 0
+    """Questions every one of whose evidence ids matches no turn."""
+    unknown_ids: tuple[str, ...] = ()
+    """Evidence ids that match no turn, each as ``conversation-id turn-id``."""
+
+    @property
+    def any(self) -> bool:
+        """Whether anything was left out."""
+        return any(
+            (self.unanswerable, self.without_evidence, self.unknown_evidence_only, self.unknown_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EvalDataset:
+    """The conversations of a dataset file, what was left out, and its category names."""
+
+    conversations: tuple[EvalConversation, ...]
+    skipped: Skipped = field(default_factory=Skipped)
+    categories: Mapping[int, str] = field(default_factory=dict)
+    """Names of the question categories, by number."""
 
 
 def _text(data: Any, key: str, where: str) -> str:
@@ -62,17 +132,25 @@ def _time(data: dict[str, Any], where: str, index: int) -> datetime:
     return time if time.tzinfo else time.replace(tzinfo=UTC)
 
 
-def load_dataset(path: Path) -> list[EvalConversation]:
-    """Read ``{"conversations": [{"id", "turns": [...], "questions": [...]}]}``.
-
-    Turns without a ``time`` are given one a minute apart. Raises DatasetError.
-    """
+def read_json(path: Path) -> Any:
+    """The JSON document in the file at ``path``; DatasetError naming the file otherwise."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise DatasetError(f"{path}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text: {error.reason}") from error
     except json.JSONDecodeError as error:
         raise DatasetError(f"{path}: line {error.lineno}: not valid JSON: {error.msg}") from error
+
+
+def load_dataset(path: Path) -> EvalDataset:
+    """Read botkit's format, ``{"conversations": [{"id", "turns": [...], "questions": [...]}]}``.
+
+    Turns without a ``time`` are given one a minute apart. Every evidence id must name a
+    turn of its conversation. Raises DatasetError.
+    """
+    raw = read_json(path)
     conversations = raw.get("conversations") if isinstance(raw, dict) else None
     if not isinstance(conversations, list) or not conversations:
         raise DatasetError(f"{path}: conversations: expected a non-empty list")
@@ -101,11 +179,15 @@ def load_dataset(path: Path) -> list[EvalConversation]:
         for q, question in enumerate(data.get("questions") or []):
             at = f"{where}.questions[{q}]"
             evidence = question.get("evidence") if isinstance(question, dict) else None
-            if not isinstance(evidence, list) or not evidence:
+            if (
+                not isinstance(evidence, list)
+                or not evidence
+                or not all(isinstance(e, str) for e in evidence)
+            ):
                 raise DatasetError(f"{at}.evidence: expected a non-empty list of turn ids")
             unknown = [e for e in evidence if e not in ids]
             if unknown:
                 raise DatasetError(f"{at}.evidence: no turn with id {unknown[0]!r}")
             questions.append(EvalQuestion(_text(question, "question", at), tuple(evidence)))
         found.append(EvalConversation(conversation_id, tuple(turns), tuple(questions)))
-    return found
+    return EvalDataset(tuple(found))

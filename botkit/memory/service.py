@@ -4,6 +4,10 @@ Turns are written to SQLite by the store before any reply; this service copies t
 memory records (with their witnesses and importance) and the vector index in the
 background, in batches. On start it catches up on whatever a crash left behind; on close
 it flushes what is pending.
+
+Indexing never holds up a recall: its texts go to the embedder's background way in
+(:class:`BacklogEmbedder`) while a recall's query takes the query way, and the vector
+index answers queries on a thread of their own.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from datetime import datetime
 
 from botkit.events import ChannelKey
 from botkit.lore.retrieval import LoreRetriever
-from botkit.memory.embeddings import Embedder, EmbeddingError
+from botkit.memory.embeddings import BacklogEmbedder, Embedder, EmbeddingError, Vectors
 from botkit.memory.importance import importance_of
-from botkit.memory.ledger import MemoryLedger
+from botkit.memory.ledger import MemoryLedger, PendingTurn
 from botkit.memory.notes import NoteTaker
 from botkit.memory.ranking import fuse, rank
 from botkit.memory.records import Memory, Recollection, Scope
 from botkit.memory.settings import MemorySettings
 from botkit.memory.vectors import VectorIndex, VectorIndexError
+from botkit.memory.when import time_window
 from botkit.store import Store
 
 __all__ = ["CastLookup", "Forgotten", "MemoryService"]
@@ -34,7 +39,10 @@ log = logging.getLogger(__name__)
 CastLookup = Callable[[ChannelKey], Awaitable[Sequence[str]]]
 """The ids of the characters present in a channel now."""
 
-BATCH = 64
+REMEMBER_BATCH = 256
+"""Stored turns made into memories per transaction."""
+EMBED_BATCH = 256
+"""Memories embedded and written to the vector index (one Chroma call) per round."""
 RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)
 
 
@@ -76,6 +84,8 @@ class MemoryService:
         self._completed = 0
         self._task: asyncio.Task[None] | None = None
         self._dense_failing = False
+        self._unwritten: tuple[list[Memory], Vectors] | None = None
+        """Memories the writer has embedded but not yet put into the index."""
         store.on_turn(self.wake)
 
     async def start(self) -> int:
@@ -146,32 +156,80 @@ class MemoryService:
                 self._progress.notify_all()
 
     async def _drain(self) -> None:
+        """Remember and index everything pending, a bounded batch of each per round.
+
+        A round starts embedding up to :data:`EMBED_BATCH` memories and, while the
+        embedder works, turns up to :data:`REMEMBER_BATCH` stored turns into memories and
+        writes the previous round's vectors to the index; so the embedder, the busiest
+        part, never waits for the others, and turns that keep arriving never hold the
+        embedding back. The lock is free between rounds: a forget waits one round at most.
+        """
         while True:
             async with self._lock:
-                turns = await self.ledger.pending_turns(BATCH)
-                if turns:
-                    casts: dict[ChannelKey, frozenset[str]] = {}
-                    items = []
-                    for turn in turns:
-                        if turn.channel not in casts:
-                            casts[turn.channel] = frozenset(await self._cast_of(turn.channel))
-                        present = casts[turn.channel]
-                        if turn.is_character:
-                            present |= {turn.speaker_id}
-                        items.append((turn, present, importance_of(turn.text)))
-                    await self.ledger.remember_turns(items)
-                    if self._notes is not None:
-                        self._notes.saw(list(casts))
-                    continue
-                memories = await self.ledger.unembedded(BATCH)
-                if memories:
-                    vectors = await self._embedder.embed([_indexed_text(m) for m in memories])
-                    await self.vectors.upsert(memories, vectors)
-                    await self.ledger.mark_embedded(memories)
-                    continue
+                unwritten = self._unwritten
+                skip = {m.id for m in unwritten[0]} if unwritten else set()
+                memories = [
+                    m
+                    for m in await self.ledger.unembedded(EMBED_BATCH + len(skip))
+                    if m.id not in skip
+                ][:EMBED_BATCH]
+                embedding = (
+                    asyncio.ensure_future(self._embed_backlog([_indexed_text(m) for m in memories]))
+                    if memories
+                    else None
+                )
+                try:
+                    turns = await self.ledger.pending_turns(REMEMBER_BATCH)
+                    if turns:
+                        await self._remember(turns)
+                    await self._write_unwritten()
+                except BaseException:
+                    if embedding is not None:
+                        embedding.cancel()
+                        await asyncio.wait([embedding])
+                        if not embedding.cancelled():
+                            embedding.exception()
+                    raise
+                if embedding is not None:
+                    self._unwritten = (memories, await embedding)
+            if turns or memories or unwritten:
+                continue
             if self._notes is not None and await self._notes.take(self.ledger, self._cast_of):
                 continue
             return
+
+    async def _write_unwritten(self) -> None:
+        """Put the embedded, not yet indexed memories into the index and mark them so."""
+        if self._unwritten is not None:
+            memories, vectors = self._unwritten
+            await self.vectors.upsert(memories, vectors)
+            await self.ledger.mark_embedded(memories)
+            self._unwritten = None
+
+    def _drop_unwritten(self) -> None:
+        """Discard vectors a forget may make stale; their memories stay queued for new ones."""
+        self._unwritten = None
+
+    async def _remember(self, turns: Sequence[PendingTurn]) -> None:
+        """Make stored turns memories, witnessed by the characters present when each was said."""
+        casts: dict[ChannelKey, frozenset[str]] = {}
+        items = []
+        for turn in turns:
+            if turn.channel not in casts:
+                casts[turn.channel] = frozenset(await self._cast_of(turn.channel))
+            present = casts[turn.channel]
+            if turn.is_character:
+                present |= {turn.speaker_id}
+            items.append((turn, present, importance_of(turn.text)))
+        await self.ledger.remember_turns(items)
+        if self._notes is not None:
+            self._notes.saw(list(casts))
+
+    async def _embed_backlog(self, texts: list[str]) -> Vectors:
+        """Vectors for indexing, by the embedder's background way in where it has one."""
+        if isinstance(self._embedder, BacklogEmbedder):
+            return await self._embedder.embed_backlog(texts)
+        return await self._embedder.embed(texts)
 
     async def recall(
         self,
@@ -202,17 +260,26 @@ class MemoryService:
                 similar = {i for i, s in found if s >= settings.min_similarity}
         lexical: list[int] = []
         if weights.lexical > 0:
-            lexical = await self.ledger.search_text(query, scope, settings.candidates)
+            lexical = await self.ledger.search_text(
+                query,
+                scope,
+                settings.candidates,
+                neighbours=weights.neighbours,
+                named_speaker=weights.named_speaker,
+            )
         keep = similar | set(lexical) if weights.lexical > 0 else set(dense)
         relevance = fuse([(weights.dense, dense), (weights.lexical, lexical)], weights.rrf_k)
         memories = await self.ledger.get((i for i in relevance if i in keep), scope)
         if exclude is not None:
             memories = [m for m in memories if not exclude(m)]
-        return rank(memories, relevance, now=now, weights=weights)[:wanted]
+        window = time_window(query, now) if weights.timely > 0 else None
+        timely = {m.id for m in memories if window is not None and window.contains(m.time)}
+        return rank(memories, relevance, now=now, weights=weights, timely=timely)[:wanted]
 
     async def forget_channel(self, channel: ChannelKey) -> Forgotten:
         """Delete everything said in ``channel``, and the notes drawn from it."""
         async with self._lock:
+            self._drop_unwritten()
             turns, ids = await self.ledger.forget_turns("t.channel = ?", (str(channel),))
             scope = Scope(channel.platform, channel.server, channel)
             ids += await self.ledger.forget_notes(scope)
@@ -222,6 +289,7 @@ class MemoryService:
     async def forget_author(self, channel: ChannelKey, author_id: str) -> Forgotten:
         """Delete everything ``author_id`` said anywhere on ``channel``'s server."""
         async with self._lock:
+            self._drop_unwritten()
             turns, ids = await self.ledger.forget_turns(
                 "t.platform = ? AND t.server = ? AND t.speaker_id = ? AND t.is_character = 0",
                 (channel.platform, channel.server, author_id),
@@ -232,6 +300,7 @@ class MemoryService:
     async def forget_character(self, channel: ChannelKey, character_id: str) -> Forgotten:
         """Make ``character_id`` forget everything it witnessed in ``channel``."""
         async with self._lock:
+            self._drop_unwritten()
             scope = Scope(channel.platform, channel.server, channel, character_id)
             ids = await self.ledger.unwitness(scope)
             kept = {

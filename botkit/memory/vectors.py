@@ -2,7 +2,8 @@
 
 Every query carries its scope as a metadata filter, so Chroma itself never returns a
 record from another server, another channel (when scoped to one) or one the character
-did not witness.
+did not witness. Queries run on a thread of their own, so a recall never waits for a
+large write to finish.
 """
 
 from __future__ import annotations
@@ -64,15 +65,21 @@ def _collection_name(embedder: str) -> str:
 class VectorIndex:
     """Memory vectors in one Chroma collection per embedding model, keyed by memory id.
 
-    Open with :meth:`open_local` (a folder) or :meth:`open_server` (host and port). All
-    Chroma calls run on one worker thread.
+    Open with :meth:`open_local` (a folder) or :meth:`open_server` (host and port).
+    Writes run in order on one worker thread, queries on another.
     """
 
     def __init__(self, client: Any, collection: Any, thread: ThreadPoolExecutor) -> None:
-        """Wrap an open client; use :meth:`open_local` or :meth:`open_server`."""
+        """Wrap an open client; use :meth:`open_local` or :meth:`open_server`.
+
+        ``thread`` (one worker) takes the writes; queries get a thread of their own.
+        """
         self._client = client
         self._collection = collection
         self._thread = thread
+        self._query_thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="botkit-chroma-query"
+        )
 
     @classmethod
     async def open_local(cls, path: Path, *, embedder: str) -> VectorIndex:
@@ -129,10 +136,10 @@ class VectorIndex:
             raise VectorIndexError(f"cannot open {where}: {message}") from error
         return cls(client, collection, thread)
 
-    async def _call(self, work: Callable[[], T]) -> T:
+    async def _call(self, work: Callable[[], T], *, query: bool = False) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._thread, work)
+            return await loop.run_in_executor(self._query_thread if query else self._thread, work)
         except Exception as error:
             log.debug("vector index failure", exc_info=True)
             message = " ".join(str(error).split()) or type(error).__name__
@@ -161,7 +168,7 @@ class VectorIndex:
                 include=["distances"],
             )
 
-        found = await self._call(search)
+        found = await self._call(search, query=True)
         ids, distances = found["ids"][0], found["distances"][0]
         return [(int(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
@@ -182,11 +189,14 @@ class VectorIndex:
 
     async def ids(self, scope: Scope) -> set[int]:
         """Every memory id inside ``scope`` (for checks and tests)."""
-        found = await self._call(lambda: self._collection.get(where=_where(scope), include=[]))
+        found = await self._call(
+            lambda: self._collection.get(where=_where(scope), include=[]), query=True
+        )
         return {int(i) for i in found["ids"]}
 
     async def aclose(self) -> None:
         """Let pending calls finish and release the client."""
+        await asyncio.get_running_loop().run_in_executor(None, self._query_thread.shutdown)
         await asyncio.get_running_loop().run_in_executor(self._thread, self._release)
         self._thread.shutdown(wait=True)
 

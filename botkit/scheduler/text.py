@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from botkit.characters.model import Character
+from botkit.stopwords import STOP_WORDS
 
 __all__ = [
     "NameMatch",
@@ -23,22 +24,6 @@ __all__ = [
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-_STOP_WORDS = frozenset(
-    "a about above after again against all also am an and any anybody anyone anything are "
-    "around as at away back be because been before being below between both but by can "
-    "come could did do does doing done down during each else even ever every everybody "
-    "everyone everything few for from further get gets getting give go goes going gone good "
-    "got great guys had has have having he hear her here hers herself him himself his how i "
-    "if in into is it its itself just know let like look lol made make many maybe me might "
-    "more most much must my myself need never new nice no nobody none nor not nothing now "
-    "of off oh ok okay on once one only or other our ours out over own please pretty put "
-    "quite rather really right said same say says see seem she should so some somebody "
-    "someone something still such sure take tell than thank thanks that the their theirs "
-    "them then there these they thing things think this those though through to too "
-    "under until up upon us very want wants was way we well went were what when where "
-    "whether which while who whom whose why will with would yeah yes yet you your yours "
-    "yourself yourselves hey hi hello hmm haha folks lot".split()
-)
 _MIN_STEM = 3
 _SIBILANT_PLURALS = ("ches", "shes", "xes", "zes")
 
@@ -72,7 +57,7 @@ def content_words(text: str) -> frozenset[str]:
     found: set[str] = set()
     for word in _WORD.findall(text.translate(_APOSTROPHES).casefold()):
         word = word.removesuffix("'s")
-        if "'" in word or len(word) < _MIN_STEM or word in _STOP_WORDS:
+        if "'" in word or len(word) < _MIN_STEM or word in STOP_WORDS:
             continue
         found.add(stem(word))
     return frozenset(found)

@@ -122,4 +122,65 @@ MIGRATIONS: tuple[Migration, ...] = (
         END
         """,
     ),
+    (
+        # A turn's memory is also found by the words of the turns around it (what it
+        # answers, what answered it): two more columns in the lexical index.
+        "ALTER TABLE memories ADD COLUMN before_text TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE memories ADD COLUMN after_text TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX memories_in_order ON memories (channel, turn_seq) WHERE kind = 'turn'",
+        "DROP TRIGGER memories_text_insert",
+        "DROP TRIGGER memories_text_delete",
+        "DROP TRIGGER memories_text_update",
+        "DROP TABLE memories_text",
+        """
+        UPDATE memories SET
+            before_text = coalesce((
+                SELECT p.text FROM memories p
+                WHERE p.kind = 'turn' AND p.channel = memories.channel
+                    AND p.turn_seq < memories.turn_seq
+                ORDER BY p.turn_seq DESC LIMIT 1
+            ), ''),
+            after_text = coalesce((
+                SELECT n.text FROM memories n
+                WHERE n.kind = 'turn' AND n.channel = memories.channel
+                    AND n.turn_seq > memories.turn_seq
+                ORDER BY n.turn_seq LIMIT 1
+            ), '')
+        WHERE kind = 'turn'
+        """,
+        """
+        CREATE VIRTUAL TABLE memories_text USING fts5 (
+            speaker_name, text, before_text, after_text,
+            content = 'memories', content_rowid = 'id',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        )
+        """,
+        """
+        CREATE TRIGGER memories_text_insert AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_text (rowid, speaker_name, text, before_text, after_text)
+                VALUES (new.id, new.speaker_name, new.text, new.before_text, new.after_text);
+        END
+        """,
+        """
+        CREATE TRIGGER memories_text_delete AFTER DELETE ON memories BEGIN
+            INSERT INTO memories_text
+                (memories_text, rowid, speaker_name, text, before_text, after_text)
+                VALUES ('delete', old.id, old.speaker_name, old.text, old.before_text,
+                    old.after_text);
+        END
+        """,
+        """
+        CREATE TRIGGER memories_text_update
+            AFTER UPDATE OF speaker_name, text, before_text, after_text ON memories
+        BEGIN
+            INSERT INTO memories_text
+                (memories_text, rowid, speaker_name, text, before_text, after_text)
+                VALUES ('delete', old.id, old.speaker_name, old.text, old.before_text,
+                    old.after_text);
+            INSERT INTO memories_text (rowid, speaker_name, text, before_text, after_text)
+                VALUES (new.id, new.speaker_name, new.text, new.before_text, new.after_text);
+        END
+        """,
+        "INSERT INTO memories_text (memories_text) VALUES ('rebuild')",
+    ),
 )
