@@ -6,7 +6,9 @@ Runs ``botkit eval memory``'s evaluation in this process: the configured (hybrid
 beside dense-only and lexical-only (BM25) baselines, on bench/data/memory-dev.json and,
 with ``--locomo``, on LoCoMo's ``locomo10.json`` (all ten conversations; 0–4, the split
 ranking weights may be fitted on; 5–9, the split they are reported on; and each question
-category). Writes bench/results/memory.md with the machine noted. LoCoMo is not shipped
+category); with ``--observe``, the embedded model then writes observations on every LoCoMo
+session and the ranking is scored with them too. Writes bench/results/memory.md with the
+machine noted. LoCoMo is not shipped
 (its release carries no licence file): fetch locomo10.json from snap-research/locomo;
 mem0ai/mem0 keeps a copy at evaluation/dataset/locomo10.json.
 """
@@ -20,6 +22,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botkit.backends.base import ChatBackend
+from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.config import parse_config
 from botkit.evaluation.locomo import read_locomo
 from botkit.evaluation.memory_data import EvalDataset, load_dataset
@@ -39,24 +43,58 @@ LOCOMO_SPLIT = 5
 """LoCoMo's ten conversations: 0–4 to fit ranking weights on, 5–9 to report them on."""
 
 
-async def measure(dataset: EvalDataset, settings: MemorySettings, split: int | None) -> str:
+async def measure(
+    dataset: EvalDataset,
+    settings: MemorySettings,
+    split: int | None,
+    observer: ChatBackend | None = None,
+) -> str:
     """The table ``botkit eval memory`` prints for ``dataset``."""
     result = await evaluate_memory(
-        dataset, ks=KS, settings=settings, split=split, progress=ProgressBar(sys.stderr)
+        dataset,
+        ks=KS,
+        settings=settings,
+        split=split,
+        observer=observer,
+        progress=ProgressBar(sys.stderr),
     )
     table = format_result(result)
     print(table)
     return table
 
 
+OBSERVATIONS = (
+    " The last two rankings come after the embedded model (SmolLM2-135M-Instruct, "
+    "llama.cpp) wrote observations on every session (a session ends after 30 minutes "
+    "without a turn, or 40 turns into one), each linked to the turns sharing most of "
+    "its words: `with observations` gives each recalled memory a place of its own and "
+    "an observation's source turns the places right after it (what a prompt gets); "
+    "`with observations, paper count` counts all of an observation's source turns at "
+    "its own place, as the LoCoMo paper counts retrieved observations and summaries."
+)
+
+
+async def embedded_model() -> LlamaCppBackend:
+    """The embedded default backend, loaded, seeded so its observations can be repeated."""
+    model = LlamaCppBackend(seed=0)
+    await model.load()
+    return model
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locomo", type=Path, help="LoCoMo's locomo10.json, as released")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="LoCoMo: also score observations by the embedded model",
+    )
     args = parser.parse_args()
     settings = parse_config({}).memory
     weights = settings.weights
     command = "python bench/memory_eval.py" + (" --locomo locomo10.json" if args.locomo else "")
+    command += " --observe" if args.observe else ""
     sections = [
         "# Memory recall (bench/memory_eval.py)\n\n"
         f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`. "
@@ -89,8 +127,13 @@ async def main() -> None:
             "questions with no evidence matching a turn are skipped; both are counted "
             "below. Categories: 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop. "
             "Conversations 0–4 are the split ranking weights may be fitted on, 5–9 the "
-            "split to report.\n\n"
-            "```\n" + await measure(locomo, settings, split) + "\n```\n"
+            "split to report."
+            + (OBSERVATIONS if args.observe else "")
+            + "\n\n```\n"
+            + await measure(
+                locomo, settings, split, await embedded_model() if args.observe else None
+            )
+            + "\n```\n"
         )
     else:
         sections.append("## LoCoMo\n\nNot run: pass `--locomo PATH/locomo10.json`.\n")

@@ -3,6 +3,11 @@
 Turns are stored as the router stores members' messages, indexed by the memory service's
 background writer, then every question is recalled as a character who witnessed all.
 The configured ranking runs beside a dense-only and a lexical-only (BM25) baseline.
+Given a backend, it then writes observations on every session (LoCoMo's sessions are days
+apart, so each falls quiet) and scores the configured ranking again with them, counting
+an observation's source turns two ways: in the places they take right after it (what a
+prompt gets), and all at the observation's place, as the LoCoMo paper counts retrieved
+observations and session summaries.
 Recall is reported over all questions, and apart for each question category the dataset
 has and, when asked, for a fitting and a report split of the conversations.
 """
@@ -21,11 +26,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from botkit.backends.base import ChatBackend
 from botkit.evaluation.memory_data import EvalConversation, EvalDataset, Skipped
 from botkit.evaluation.stats import percentile
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.memory.embeddings import Embedder
 from botkit.memory.factory import open_memory
+from botkit.memory.notes import MAX_SOURCES, NoteTaker, split_sessions
 from botkit.memory.ranking import RankingWeights
 from botkit.memory.records import Scope
 from botkit.memory.service import MemoryService
@@ -35,6 +42,7 @@ from botkit.store import Store
 __all__ = [
     "GroupResult",
     "MemoryEvalResult",
+    "ObservationRun",
     "Progress",
     "ProgressBar",
     "VariantResult",
@@ -48,6 +56,12 @@ READER = "reader"
 
 INDEXING = "indexing turns"
 """The progress stage of storing and indexing the turns."""
+OBSERVING = "writing observations"
+"""The progress stage of writing observations on each session."""
+WITH_OBSERVATIONS = "with observations"
+"""The configured ranking over turns and observations, each memory in a place of its own."""
+PAPER_COUNT = "with observations, paper count"
+"""The same ranking, each observation's place counting all its source turns."""
 
 Progress = Callable[[str, int, int], None]
 """Told (stage, done, total) as the eval goes: at 0, as work is done, and at total."""
@@ -86,6 +100,23 @@ class GroupResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservationRun:
+    """What writing the observations took."""
+
+    backend: str
+    sessions: int
+    """Sessions written up."""
+    observations: int
+    """Observations kept (each linked to at least one turn)."""
+    seconds: float
+
+    @property
+    def seconds_per_session(self) -> float:
+        """Seconds spent on each session, on average."""
+        return self.seconds / self.sessions if self.sessions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryEvalResult:
     """Scores of every ranking, over all questions and by group, and the size of the run."""
 
@@ -96,6 +127,7 @@ class MemoryEvalResult:
     variants: list[VariantResult]
     groups: list[GroupResult] = dataclasses.field(default_factory=list)
     skipped: Skipped = dataclasses.field(default_factory=Skipped)
+    observations: ObservationRun | None = None
 
     @property
     def turns_per_second(self) -> float:
@@ -237,11 +269,15 @@ async def evaluate_memory(
     settings: MemorySettings,
     split: int | None = None,
     embedder: Embedder | None = None,
+    observer: ChatBackend | None = None,
     progress: Progress = _quiet,
 ) -> MemoryEvalResult:
     """Index ``dataset`` in a temporary store and score recall@k for each ranking.
 
     ``split`` N also scores conversations [0, N) ("fit") and [N, end) ("report") apart.
+    With ``observer``, it then writes observations on each session (as the settings'
+    ``observe_quiet_minutes`` and ``observe_every`` cut them) and scores the configured
+    ranking with them.
 
     Raises:
         ValueError: ``split`` leaves one side empty.
@@ -256,7 +292,7 @@ async def evaluate_memory(
         memory: MemoryService | None = None
         try:
             memory = await open_memory(
-                dataclasses.replace(settings, chroma={}, notes_every=0),
+                dataclasses.replace(settings, chroma={}),
                 data_dir=data_dir,
                 store=store,
                 cast_of=_reader,
@@ -284,6 +320,23 @@ async def evaluate_memory(
                     progress=progress,
                 )
                 variants.append(variant)
+            observed = None
+            if observer is not None:
+                observed = await _observe(memory, store, observer, conversations, progress)
+                memory.settings = settings
+                sources = await _turns_of_observations(store)
+                for name, units in ((WITH_OBSERVATIONS, None), (PAPER_COUNT, sources)):
+                    variant, hits[name] = await _score(
+                        memory,
+                        conversations,
+                        seq_to_turn,
+                        ks=ks,
+                        depth=depth,
+                        name=name,
+                        progress=progress,
+                        units=units,
+                    )
+                    variants.append(variant)
         finally:
             if memory is not None:
                 await memory.aclose()
@@ -296,11 +349,62 @@ async def evaluate_memory(
         variants=variants,
         groups=_groups(dataset, split, hits, ks),
         skipped=dataset.skipped,
+        observations=observed,
     )
 
 
 async def _reader(_channel: ChannelKey) -> list[str]:
     return [READER]
+
+
+async def _observe(
+    memory: MemoryService,
+    store: Store,
+    backend: ChatBackend,
+    conversations: Sequence[EvalConversation],
+    progress: Progress,
+) -> ObservationRun:
+    """Have ``backend`` write observations on every session, as the bot's writer does."""
+    settings = memory.settings
+    quiet = timedelta(minutes=settings.observe_quiet_minutes)
+    every = settings.observe_every
+    total = sum(
+        len(split_sessions([t.time for t in c.turns], quiet=quiet, every=every))
+        for c in conversations
+    )
+    taker = NoteTaker(backend, quiet=quiet, every=every)
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(_WATCH_SECONDS)
+            progress(OBSERVING, min(taker.sessions_observed, total), total)
+
+    progress(OBSERVING, 0, total)
+    started = time.perf_counter()
+    watcher = asyncio.create_task(watch())
+    try:
+        await memory.observe_with(taker)
+        await memory.flush()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    seconds = time.perf_counter() - started
+    progress(OBSERVING, total, total)
+    row = await store.fetch_one("SELECT count(*) FROM memories WHERE kind = 'note'")
+    return ObservationRun(backend.name, taker.sessions_observed, int(row[0]), seconds)
+
+
+async def _turns_of_observations(store: Store) -> dict[int, set[str]]:
+    """The ids of the dataset turns each observation was drawn from, by observation id."""
+    rows = await store.fetch(
+        "SELECT s.memory_id, t.message_id FROM memory_sources s"
+        " JOIN memories m ON m.id = s.source_id JOIN turns t ON t.seq = m.turn_seq"
+    )
+    found: dict[int, set[str]] = {}
+    for memory_id, message_id in rows:
+        found.setdefault(int(memory_id), set()).add(str(message_id))
+    return found
 
 
 async def _score(
@@ -312,8 +416,15 @@ async def _score(
     depth: int,
     name: str,
     progress: Progress,
+    units: dict[int, set[str]] | None = None,
 ) -> tuple[VariantResult, list[dict[int, float]]]:
-    """The ranking's scores, and each question's recall@k in dataset order."""
+    """The ranking's scores, and each question's recall@k in dataset order.
+
+    Each recalled memory takes a place and counts its own turn (an observation counts
+    none; its sources count in the places they take after it). With ``units`` (the turns
+    of each observation) an observation's place counts all its source turns instead, and
+    the sources recalled for its sake take no places of their own.
+    """
     stage = f"asking ({name})"
     total = sum(len(c.questions) for c in conversations)
     progress(stage, 0, total)
@@ -324,11 +435,16 @@ async def _score(
         now = conversation.turns[-1].time + timedelta(minutes=1)
         for question in conversation.questions:
             started = time.perf_counter()
-            found = await memory.recall(question.question, scope, now=now, limit=depth)
+            limit = depth if units is None else depth * (1 + MAX_SOURCES)
+            found = await memory.recall(question.question, scope, now=now, limit=limit)
             latencies.append((time.perf_counter() - started) * 1000)
-            ranked = [seq_to_turn.get(r.memory.turn_seq or -1) for r in found]
+            ranked = [
+                _turns_counted(r.memory.id, seq_to_turn.get(r.memory.turn_seq or -1), units)
+                for r in found
+                if units is None or r.via is None
+            ]
             gold = set(question.evidence)
-            hits.append({k: len(gold & set(ranked[:k])) / len(gold) for k in ks})
+            hits.append({k: len(gold & set().union(*ranked[:k])) / len(gold) for k in ks})
             progress(stage, len(hits), total)
     variant = VariantResult(
         name=name,
@@ -337,6 +453,14 @@ async def _score(
         p99_ms=percentile(latencies, 0.99),
     )
     return variant, hits
+
+
+def _turns_counted(memory_id: int, turn: str | None, units: dict[int, set[str]] | None) -> set[str]:
+    """The dataset turns a recalled memory counts: its own, or an observation's sources
+    when ``units`` are counted."""
+    if turn is not None:
+        return {turn}
+    return units.get(memory_id, set()) if units is not None else set()
 
 
 def _mean_recall(
@@ -426,14 +550,21 @@ def format_result(result: MemoryEvalResult) -> str:
     ]
     if result.skipped.any:
         lines.append(_skipped_line(result.skipped))
-    lines.append(f"{'ranking':<26}{columns}{'p50 ms':>9}{'p99 ms':>9}")
+    observed = result.observations
+    if observed is not None:
+        lines.append(
+            f"observations: {observed.observations} kept from {observed.sessions} sessions "
+            f"written up by {observed.backend} in {observed.seconds:.1f} s "
+            f"({observed.seconds_per_session:.1f} s per session)"
+        )
+    lines.append(f"{'ranking':<32}{columns}{'p50 ms':>9}{'p99 ms':>9}")
     for variant in result.variants:
-        row = f"{variant.name:<26}" + "".join(f"{variant.recall[k]:>11.3f}" for k in ks)
+        row = f"{variant.name:<32}" + "".join(f"{variant.recall[k]:>11.3f}" for k in ks)
         lines.append(row + f"{variant.p50_ms:>9.1f}{variant.p99_ms:>9.1f}")
     for group in result.groups:
-        lines += ["", _title(group), f"{'ranking':<26}{columns}"]
+        lines += ["", _title(group), f"{'ranking':<32}{columns}"]
         for name, recall in group.recall.items():
-            lines.append(f"{name:<26}" + "".join(f"{recall[k]:>11.3f}" for k in ks))
+            lines.append(f"{name:<32}" + "".join(f"{recall[k]:>11.3f}" for k in ks))
     return "\n".join(lines)
 
 
@@ -447,9 +578,10 @@ def result_json(result: MemoryEvalResult) -> dict[str, object]:
     Keys: conversations, turns, questions, index_seconds, turns_per_second, rankings
     (name, recall by k, p50_ms, p99_ms), skipped (counts), unknown_evidence (the ids),
     splits (by name) and categories (by number), each with questions and recall by
-    ranking name then k.
+    ranking name then k; observations (backend, sessions, observations, seconds) or null.
     """
     skipped = result.skipped
+    observed = result.observations
     return {
         "conversations": result.conversations,
         "turns": result.turns,
@@ -472,6 +604,14 @@ def result_json(result: MemoryEvalResult) -> dict[str, object]:
             "unknown_evidence_ids": len(skipped.unknown_ids),
         },
         "unknown_evidence": list(skipped.unknown_ids),
+        "observations": None
+        if observed is None
+        else {
+            "backend": observed.backend,
+            "sessions": observed.sessions,
+            "observations": observed.observations,
+            "seconds": observed.seconds,
+        },
         "splits": {
             g.key: {
                 "conversations": list(g.conversations),

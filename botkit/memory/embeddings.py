@@ -13,13 +13,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 
 from botkit.memory.minilm import MiniLMEncoder, limit_blas_threads
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "BacklogEmbedder",
@@ -193,6 +195,8 @@ class OpenAIEmbedder:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx
+
         self.name = f"openai:{model}"
         self._model = model
         self._batch_size = batch_size
@@ -214,6 +218,8 @@ class OpenAIEmbedder:
         return np.concatenate(rows)
 
     async def _batch(self, texts: list[str]) -> Vectors:
+        import httpx
+
         try:
             response = await self._client.post(
                 "embeddings", json={"model": self._model, "input": texts}

@@ -1,7 +1,8 @@
-"""Builds the memory service a config describes: its embedder, vector index and notes."""
+"""Builds the memory service a config describes: its embedder, vector index and observer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from botkit.backends.base import ChatBackend
@@ -40,6 +41,8 @@ async def open_memory(
 ) -> MemoryService:
     """Open the vector index, load the embedder and return the (not yet started) service.
 
+    ``notes_backend`` writes observations (none are written without one).
+
     Raises:
         VectorIndexError: Chroma cannot be opened or reached.
         EmbeddingError: the local embedding model cannot be loaded.
@@ -59,8 +62,12 @@ async def open_memory(
         path = Path(str(chroma["path"])) if chroma.get("path") else data_dir / "chroma"
         vectors = await VectorIndex.open_local(path, embedder=embedder.name)
     notes = None
-    if settings.notes_every and notes_backend is not None:
-        notes = NoteTaker(notes_backend, every=settings.notes_every)
+    if notes_backend is not None:
+        notes = NoteTaker(
+            notes_backend,
+            quiet=timedelta(minutes=settings.observe_quiet_minutes),
+            every=settings.observe_every,
+        )
     return MemoryService(
         store=store,
         embedder=embedder,

@@ -180,11 +180,12 @@ class MemoryLedger:
         importance: float,
         witnesses: Iterable[str],
         kind: MemoryKind = "note",
+        sources: Sequence[int] = (),
     ) -> int:
-        """Store a note drawn from several turns; returns its id."""
-        async with (
-            self._store.write() as db,
-            db.execute(
+        """Store a note drawn from several turns, linked to ``sources`` (the ids of the
+        turn memories it came from, best first); returns its id."""
+        async with self._store.write() as db:
+            async with db.execute(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server, speaker_id,"
                 " speaker_name, witnesses, text, time, importance)"
                 " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,9 +201,42 @@ class MemoryLedger:
                     utc_text(time),
                     importance,
                 ),
-            ) as cursor,
-        ):
-            return int(cursor.lastrowid or 0)
+            ) as cursor:
+                note_id = int(cursor.lastrowid or 0)
+            await db.executemany(
+                "INSERT OR IGNORE INTO memory_sources (memory_id, source_id, position)"
+                " SELECT ?, id, ? FROM memories WHERE id = ?",
+                [(note_id, position, source) for position, source in enumerate(sources)],
+            )
+        return note_id
+
+    async def sources_of(self, ids: Iterable[int]) -> dict[int, list[int]]:
+        """The ids of the turn memories each of these notes was drawn from, best first
+        (notes without sources are left out)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._store.fetch(
+            "SELECT memory_id, source_id FROM memory_sources"
+            f" WHERE memory_id IN ({marks}) ORDER BY memory_id, position",
+            wanted,
+        )
+        found: dict[int, list[int]] = {}
+        for memory_id, source_id in rows:
+            found.setdefault(int(memory_id), []).append(int(source_id))
+        return found
+
+    async def turn_memories(self, seqs: Iterable[int]) -> dict[int, int]:
+        """The memory id of each of these stored turns that is remembered, by turn seq."""
+        wanted = list(dict.fromkeys(seqs))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._store.fetch(
+            f"SELECT turn_seq, id FROM memories WHERE turn_seq IN ({marks})", wanted
+        )
+        return {int(seq): int(memory_id) for seq, memory_id in rows}
 
     async def unembedded(self, limit: int) -> list[Memory]:
         """Memories whose vector is not in the vector index yet, oldest first."""
@@ -274,9 +308,23 @@ class MemoryLedger:
         )
         return [_memory(row) for row in rows]
 
+    async def inside(self, ids: Iterable[int], scope: Scope) -> set[int]:
+        """Those of these memory ids that lie inside ``scope``."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        where, parameters = _scope_sql(scope)
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._store.fetch(
+            f"SELECT m.id FROM memories m WHERE m.id IN ({marks}) AND {where}",
+            (*wanted, *parameters),
+        )
+        return {int(row[0]) for row in rows}
+
     async def forget_turns(self, where: str, parameters: Sequence[Any]) -> tuple[int, list[int]]:
         """Delete the turns matching ``where`` (on alias ``t``) and the memories drawn from them.
 
+        Notes drawn from any of those turns go too, since they may repeat what was said.
         Returns how many turns went and the ids of the deleted memories (for the vector
         index). Their delivery records stay, marked done, so a redelivery is not stored again.
         """
@@ -286,6 +334,15 @@ class MemoryLedger:
                 parameters,
             ) as cursor:
                 memory_ids = [int(row[0]) for row in await cursor.fetchall()]
+            async with db.execute(
+                "SELECT DISTINCT s.memory_id FROM memory_sources s"
+                " JOIN memories m ON m.id = s.source_id JOIN turns t ON t.seq = m.turn_seq"
+                f" WHERE {where}",
+                parameters,
+            ) as cursor:
+                drawn = [int(row[0]) for row in await cursor.fetchall()]
+            await db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in drawn])
+            memory_ids += drawn
             await db.execute(
                 f"UPDATE events SET turn_seq = NULL, status = 'done' WHERE turn_seq IN"
                 f" (SELECT t.seq FROM turns t WHERE {where})",
@@ -356,6 +413,11 @@ class MemoryLedger:
             (str(channel), seq, limit),
         )
         return [_pending(row) for row in rows]
+
+    async def channels(self) -> list[ChannelKey]:
+        """Every channel that has stored turns."""
+        rows = await self._store.fetch("SELECT DISTINCT channel FROM turns")
+        return [ChannelKey.parse(str(row[0])) for row in rows]
 
     async def find_author(self, channel: ChannelKey, who: str) -> tuple[str, str] | None:
         """A human on ``channel``'s server by id or display name: (id, name), or None."""

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from safetensors.numpy import load_file
-from tokenizers import Tokenizer
 
 __all__ = ["MiniLMEncoder", "bundled_model_dir", "limit_blas_threads"]
 
@@ -190,6 +188,9 @@ class MiniLMEncoder:
     dimensions = 384
 
     def __init__(self, folder: Path | None = None, *, max_tokens: int = 256) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
         folder = folder or bundled_model_dir()
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self._heads = int(config["num_attention_heads"])

@@ -1,15 +1,20 @@
-"""Puts a speaker's recalled memories into its prompt, each tagged with who said it and when."""
+"""Puts a speaker's recalled memories into its prompt as quoted recollections: who said
+what, and when."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 
-from botkit.context import ContextRequest
+from botkit.context import ContextRequest, Recollection
 from botkit.lore.model import LoreEntry
 from botkit.memory.records import Memory, Scope
 from botkit.memory.service import MemoryService
 
-__all__ = ["MemoryProvider", "describe_age", "format_memory"]
+__all__ = ["MemoryProvider", "describe_age", "recollection_of"]
+
+log = logging.getLogger(__name__)
 
 QUERY_TURNS = 2
 
@@ -31,12 +36,12 @@ def describe_age(then: datetime, now: datetime) -> str:
     return f"{minutes} minute{'s' if minutes > 1 else ''} ago" if minutes else "just now"
 
 
-def format_memory(memory: Memory, now: datetime) -> str:
-    """One memory as the prompt shows it: ``Remembered (date, 3 weeks ago) Ann: text``."""
+def recollection_of(memory: Memory, now: datetime) -> Recollection:
+    """One memory as the prompt quotes it: what was said, by whom (not for a note), and
+    when ("2026-05-01, 3 weeks ago")."""
     when = f"{memory.time:%Y-%m-%d}, {describe_age(memory.time, now)}"
-    if memory.kind == "note":
-        return f"Remembered ({when}): {memory.text}"
-    return f"Remembered ({when}) {memory.speaker_name}: {memory.text}"
+    speaker = "" if memory.kind == "note" else memory.speaker_name
+    return Recollection(memory.text, speaker=speaker, when=when)
 
 
 class MemoryProvider:
@@ -54,8 +59,9 @@ class MemoryProvider:
         """The speaker's retrievable lore entries that the last turns are about, best first."""
         return await self._memory.lore.find(request.speaker, _query(request))
 
-    async def retrieve(self, request: ContextRequest) -> list[str]:
-        """The speaker's most fitting memories, best first, as prompt lines."""
+    async def retrieve(self, request: ContextRequest) -> list[Recollection]:
+        """The speaker's most fitting memories, best first; none when recalling them would
+        hold the reply up longer than the settings' ``recall_budget_ms``."""
         query = _query(request)
         if not query.strip():
             return []
@@ -73,8 +79,16 @@ class MemoryProvider:
             character=request.speaker.id,
             whole_server=self._memory.settings.share == "server",
         )
-        found = await self._memory.recall(query, scope, now=now, exclude=shown)
-        return [format_memory(r.memory, now) for r in found]
+        budget = self._memory.settings.recall_budget_ms
+        try:
+            async with asyncio.timeout(budget / 1000):
+                found = await self._memory.recall(query, scope, now=now, exclude=shown)
+        except TimeoutError:
+            log.debug(
+                "%s: recall skipped for %s after %.0f ms", channel, request.speaker.id, budget
+            )
+            return []
+        return [recollection_of(r.memory, now) for r in found]
 
 
 def _query(request: ContextRequest) -> str:

@@ -8,12 +8,12 @@ candidates, then the weighted sum orders them.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from botkit.memory.records import Memory, Recollection
 
-__all__ = ["RankingWeights", "fuse", "rank"]
+__all__ = ["RankingWeights", "follow_sources", "fuse", "rank"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +112,33 @@ def rank(
     ]
     found.sort(key=lambda r: (-r.score, -r.memory.id))
     return found
+
+
+def follow_sources(
+    found: Sequence[Recollection],
+    sources: Mapping[int, Sequence[int]],
+    memories: Mapping[int, Memory],
+    limit: int,
+) -> list[Recollection]:
+    """``found`` (best first) with each observation followed by its sources, cut to ``limit``.
+
+    An observation keeps its place and counts as one; the turn memories it was drawn
+    from (``sources``, best first; only those in ``memories``, the ones the recall may
+    show) take the places right after it, with its scores, and leave any later place
+    they held. A source already placed above its observation stays where it is.
+    """
+    placed: set[int] = set()
+    followed: list[Recollection] = []
+    for recollection in found:
+        if len(followed) >= limit:
+            break
+        if recollection.memory.id in placed:
+            continue
+        followed.append(recollection)
+        placed.add(recollection.memory.id)
+        for source_id in sources.get(recollection.memory.id, ()):
+            source = memories.get(source_id)
+            if source is not None and source_id not in placed:
+                followed.append(replace(recollection, memory=source, via=recollection.memory.id))
+                placed.add(source_id)
+    return followed[:limit]

@@ -15,7 +15,8 @@ MemoryKind = Literal["turn", "note"]
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """One remembered thing: a line said in a channel, or a note drawn from several lines.
+    """One remembered thing: a line said in a channel, or a note (an observation) drawn
+    from several lines.
 
     ``witnesses`` are the ids of the characters present when it was said; only they can
     recall it.
@@ -59,10 +60,15 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Recollection:
-    """A memory chosen for a recall, with the parts of its score (each 0..1)."""
+    """A memory chosen for a recall, with the parts of its score (each 0..1).
+
+    ``via`` is the id of the observation (a note) whose source this memory is, when it
+    was recalled for that observation's sake; it then carries the observation's scores.
+    """
 
     memory: Memory
     score: float
     relevance: float
     recency: float
     importance: float
+    via: int | None = None

@@ -25,10 +25,10 @@ from botkit.memory.embeddings import BacklogEmbedder, Embedder, EmbeddingError, 
 from botkit.memory.importance import importance_of
 from botkit.memory.ledger import MemoryLedger, PendingTurn
 from botkit.memory.notes import NoteTaker
-from botkit.memory.ranking import fuse, rank
+from botkit.memory.ranking import follow_sources, fuse, rank
 from botkit.memory.records import Memory, Recollection, Scope
 from botkit.memory.settings import MemorySettings
-from botkit.memory.vectors import VectorIndex, VectorIndexError
+from botkit.memory.vectors import LAYOUT, VectorIndex, VectorIndexError
 from botkit.memory.when import time_window
 from botkit.store import Store
 
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 CastLookup = Callable[[ChannelKey], Awaitable[Sequence[str]]]
 """The ids of the characters present in a channel now."""
 
-REMEMBER_BATCH = 256
-"""Stored turns made into memories per transaction."""
+REMEMBER_BATCH = 64
+"""Stored turns made into memories per transaction: few, since the store's other readers
+and writers (replies, recalls) wait while it lasts."""
 EMBED_BATCH = 256
 """Memories embedded and written to the vector index (one Chroma call) per round."""
 RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)
@@ -89,17 +90,26 @@ class MemoryService:
         store.on_turn(self.wake)
 
     async def start(self) -> int:
-        """Check the index matches the embedding model and start writing in the background.
+        """Check the index matches the embedding model and layout; start writing in the background.
 
         Returns how many stored turns and memories were waiting to be indexed.
         """
-        if await self.ledger.setting("embedder") != self._embedder.name:
+        indexed_as = f"{self._embedder.name}; vector layout {LAYOUT}"
+        if await self.ledger.setting("embedder") != indexed_as:
             await self.ledger.mark_all_unembedded()
-            await self.ledger.set_setting("embedder", self._embedder.name)
+            await self.ledger.set_setting("embedder", indexed_as)
         waiting = await self.ledger.backlog()
+        if self._notes is not None:
+            self._notes.saw(await self.ledger.channels())
         self._task = asyncio.create_task(self._run(), name="botkit-memory-writer")
         self.wake()
         return waiting
+
+    async def observe_with(self, notes: NoteTaker) -> None:
+        """Write observations with ``notes`` from now on, first on the sessions stored so far."""
+        self._notes = notes
+        notes.saw(await self.ledger.channels())
+        self.wake()
 
     def wake(self) -> None:
         """Tell the writer there is something new to remember."""
@@ -133,7 +143,7 @@ class MemoryService:
     async def _run(self) -> None:
         failures = 0
         while True:
-            await self._wake.wait()
+            await self._sleep()
             self._wake.clear()
             target = self._requested
             try:
@@ -155,14 +165,24 @@ class MemoryService:
                 self._completed = max(self._completed, target)
                 self._progress.notify_all()
 
+    async def _sleep(self) -> None:
+        """Wait until woken, or until a channel's session is due to be observed."""
+        delay = self._notes.seconds_until_due() if self._notes is not None else None
+        if delay is None:
+            await self._wake.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
     async def _drain(self) -> None:
         """Remember and index everything pending, a bounded batch of each per round.
 
         A round starts embedding up to :data:`EMBED_BATCH` memories and, while the
-        embedder works, turns up to :data:`REMEMBER_BATCH` stored turns into memories and
-        writes the previous round's vectors to the index; so the embedder, the busiest
-        part, never waits for the others, and turns that keep arriving never hold the
-        embedding back. The lock is free between rounds: a forget waits one round at most.
+        embedder works, turns as many stored turns into memories (in transactions of
+        :data:`REMEMBER_BATCH`) and writes the previous round's vectors to the index; so
+        the embedder, the busiest part, never waits for the others, and turns that keep
+        arriving never hold the embedding back. The lock is free between rounds: a forget
+        waits one round at most.
         """
         while True:
             async with self._lock:
@@ -179,9 +199,13 @@ class MemoryService:
                     else None
                 )
                 try:
-                    turns = await self.ledger.pending_turns(REMEMBER_BATCH)
-                    if turns:
+                    remembered = 0
+                    while remembered < EMBED_BATCH:
+                        turns = await self.ledger.pending_turns(REMEMBER_BATCH)
+                        if not turns:
+                            break
                         await self._remember(turns)
+                        remembered += len(turns)
                     await self._write_unwritten()
                 except BaseException:
                     if embedding is not None:
@@ -192,7 +216,7 @@ class MemoryService:
                     raise
                 if embedding is not None:
                     self._unwritten = (memories, await embedding)
-            if turns or memories or unwritten:
+            if remembered or memories or unwritten:
                 continue
             if self._notes is not None and await self._notes.take(self.ledger, self._cast_of):
                 continue
@@ -231,6 +255,32 @@ class MemoryService:
             return await self._embedder.embed_backlog(texts)
         return await self._embedder.embed(texts)
 
+    async def _dense(self, query: str, scope: Scope) -> tuple[list[int], set[int]]:
+        """The memories nearest ``query`` in meaning (best first), and those similar enough.
+
+        Runs beside the word search: the query is embedded on the embedder's query thread
+        and looked up on the index's query thread, so neither waits for the other search
+        or for indexing. Without a working embedder or index it finds nothing.
+        """
+        settings = self.settings
+        if settings.weights.dense <= 0 or not query.strip():
+            return [], set()
+        try:
+            vector = await self._embedder.embed([query])
+            found = await self.vectors.query(
+                vector[0],
+                scope,
+                settings.candidates,
+                inside=lambda ids: self.ledger.inside(ids, scope),
+            )
+        except (EmbeddingError, VectorIndexError) as error:
+            if not self._dense_failing:
+                log.warning("memory: recalling by words only: %s", error)
+            self._dense_failing = True
+            return [], set()
+        self._dense_failing = False
+        return [i for i, _ in found], {i for i, s in found if s >= settings.min_similarity}
+
     async def recall(
         self,
         query: str,
@@ -244,20 +294,7 @@ class MemoryService:
         settings = self.settings
         weights = settings.weights
         wanted = limit or settings.recall
-        dense: list[int] = []
-        similar: set[int] = set()
-        if weights.dense > 0 and query.strip():
-            try:
-                vector = await self._embedder.embed([query])
-                found = await self.vectors.query(vector[0], scope, settings.candidates)
-            except (EmbeddingError, VectorIndexError) as error:
-                if not self._dense_failing:
-                    log.warning("memory: recalling by words only: %s", error)
-                self._dense_failing = True
-            else:
-                self._dense_failing = False
-                dense = [i for i, _ in found]
-                similar = {i for i, s in found if s >= settings.min_similarity}
+        dense_search = asyncio.ensure_future(self._dense(query, scope))
         lexical: list[int] = []
         if weights.lexical > 0:
             lexical = await self.ledger.search_text(
@@ -267,6 +304,7 @@ class MemoryService:
                 neighbours=weights.neighbours,
                 named_speaker=weights.named_speaker,
             )
+        dense, similar = await dense_search
         keep = similar | set(lexical) if weights.lexical > 0 else set(dense)
         relevance = fuse([(weights.dense, dense), (weights.lexical, lexical)], weights.rrf_k)
         memories = await self.ledger.get((i for i in relevance if i in keep), scope)
@@ -274,7 +312,25 @@ class MemoryService:
             memories = [m for m in memories if not exclude(m)]
         window = time_window(query, now) if weights.timely > 0 else None
         timely = {m.id for m in memories if window is not None and window.contains(m.time)}
-        return rank(memories, relevance, now=now, weights=weights, timely=timely)[:wanted]
+        found = rank(memories, relevance, now=now, weights=weights, timely=timely)
+        return await self._follow_sources(found, scope, exclude, wanted)
+
+    async def _follow_sources(
+        self,
+        found: Sequence[Recollection],
+        scope: Scope,
+        exclude: Callable[[Memory], bool] | None,
+        limit: int,
+    ) -> list[Recollection]:
+        """The first ``limit`` of ``found``, each observation among them followed by the
+        turns it was drawn from that the recall may show (see :func:`follow_sources`)."""
+        notes = [r.memory.id for r in found[:limit] if r.memory.kind == "note"]
+        sources = await self.ledger.sources_of(notes)
+        if not sources:
+            return list(found[:limit])
+        linked = await self.ledger.get((i for ids in sources.values() for i in ids), scope)
+        shown = {m.id: m for m in linked if exclude is None or not exclude(m)}
+        return follow_sources(found, sources, shown, limit)
 
     async def forget_channel(self, channel: ChannelKey) -> Forgotten:
         """Delete everything said in ``channel``, and the notes drawn from it."""
@@ -283,7 +339,7 @@ class MemoryService:
             turns, ids = await self.ledger.forget_turns("t.channel = ?", (str(channel),))
             scope = Scope(channel.platform, channel.server, channel)
             ids += await self.ledger.forget_notes(scope)
-            await self.vectors.delete(ids)
+            await self.vectors.delete(ids, channel)
         return Forgotten(turns, len(ids))
 
     async def forget_author(self, channel: ChannelKey, author_id: str) -> Forgotten:
@@ -294,7 +350,7 @@ class MemoryService:
                 "t.platform = ? AND t.server = ? AND t.speaker_id = ? AND t.is_character = 0",
                 (channel.platform, channel.server, author_id),
             )
-            await self.vectors.delete(ids)
+            await self.vectors.delete(ids, channel)
         return Forgotten(turns, len(ids))
 
     async def forget_character(self, channel: ChannelKey, character_id: str) -> Forgotten:
@@ -306,8 +362,8 @@ class MemoryService:
             kept = {
                 m.id for m in await self.ledger.get(ids, Scope(channel.platform, channel.server))
             }
-            await self.vectors.delete([i for i in ids if i not in kept])
-            await self.vectors.unwitness(sorted(kept), character_id)
+            await self.vectors.delete([i for i in ids if i not in kept], channel)
+            await self.vectors.unwitness(sorted(kept), channel, character_id)
         return Forgotten(0, len(ids))
 
 

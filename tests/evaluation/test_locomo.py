@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from botkit.backends.base import ChatRequest
 from botkit.cli import main
+from botkit.config import parse_config
 from botkit.evaluation.locomo import parse_session_time, read_locomo, split_evidence
 from botkit.evaluation.memory_data import DatasetError, EvalObservation
+from botkit.evaluation.memory_eval import PAPER_COUNT, WITH_OBSERVATIONS, evaluate_memory
+from botkit.testing import InstantBackend
 
 SMALL = Path(__file__).resolve().parent / "data" / "locomo_small.json"
 RANKINGS = [
@@ -210,7 +214,9 @@ def test_json_reports_every_ranking_by_split_and_category_and_what_was_skipped(
         "unknown_evidence",
         "splits",
         "categories",
+        "observations",
     }
+    assert data["observations"] is None
     assert (data["conversations"], data["turns"], data["questions"]) == (2, 12, 5)
     assert data["index_seconds"] > 0 and data["turns_per_second"] > 0
     assert [r["name"] for r in data["rankings"]] == RANKINGS
@@ -271,5 +277,23 @@ def test_text_output_has_a_table_for_all_each_split_and_each_category(
         "category 2 (temporal): 1 question",
         "category 4 (single-hop): 2 questions",
     ]
-    rows = [line[:26].strip() for line in lines if line[:26].strip() in RANKINGS]
+    rows = [line[:32].strip() for line in lines if line[:32].strip() in RANKINGS]
     assert rows == RANKINGS * 6
+
+
+async def test_observations_count_their_turns_in_their_own_place_or_the_places_after() -> None:
+    def summary(request: ChatRequest) -> str:
+        said = [line.split(": ", 1)[1] for line in request.messages[1].content.splitlines()]
+        return " ".join(said)
+
+    dataset = read_locomo(SMALL)
+    settings = parse_config({}).memory
+    result = await evaluate_memory(
+        dataset, ks=[1, 5], settings=settings, observer=InstantBackend(summary)
+    )
+    assert result.observations is not None
+    assert (result.observations.sessions, result.observations.observations) == (4, 4)
+    recall = {v.name: v.recall for v in result.variants}
+    assert list(recall)[-2:] == [WITH_OBSERVATIONS, PAPER_COUNT]
+    for k in (1, 5):
+        assert recall[PAPER_COUNT][k] >= recall[WITH_OBSERVATIONS][k] > 0.0

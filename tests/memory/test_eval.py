@@ -21,7 +21,7 @@ def test_eval_memory_prints_recall_latency_and_the_lexical_baseline(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("memory eval: 4 conversations, 416 turns, 32 questions;")
     assert lines[1].split() == ["ranking", "recall@5", "recall@10", "p50", "ms", "p99", "ms"]
-    rows = {line[:26].strip(): line[26:].split() for line in lines[2:]}
+    rows = {line[:32].strip(): line[32:].split() for line in lines[2:]}
     assert list(rows) == [
         "configured (hybrid)",
         "without neighbours",

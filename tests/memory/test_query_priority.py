@@ -141,7 +141,12 @@ class HeldCollection:
 
 async def test_a_vector_query_does_not_wait_for_a_write() -> None:
     collection = HeldCollection()
-    index = VectorIndex(None, collection, ThreadPoolExecutor(max_workers=1))
+    index = VectorIndex(
+        None,
+        ThreadPoolExecutor(max_workers=1),
+        embedder="test",
+        collections={f"{ROOM.platform}:{ROOM.server}": collection},
+    )
     memory = Memory(
         id=7,
         kind="turn",

@@ -49,8 +49,11 @@ async def test_a_fact_told_weeks_earlier_is_recalled_after_a_restart(
     prompt = context_of(backend)
     assert FACT in prompt
     line = next(line for line in prompt.splitlines() if FACT in line)
-    assert line.startswith("- Remembered (")
+    assert line.startswith("> (")
     assert re.search(r", [34] weeks ago\) Ann: ", line)
+    messages = backend.requests[-1].messages
+    assert all(FACT not in m.content for m in messages if m.role == "system")
+    assert [m.role for m in messages if FACT in m.content] == ["user"]
 
 
 async def test_no_memory_crosses_servers_even_with_the_same_words(memory_app: MemoryApp) -> None:
@@ -227,16 +230,20 @@ async def test_memory_command_shows_what_a_character_recalls(memory_app: MemoryA
     assert usage == "Cannot do that: usage: /memory <character> <topic>"
 
 
-async def test_notes_are_written_in_the_background_and_recalled(memory_app: MemoryApp) -> None:
+async def test_observations_are_written_once_quiet_and_bring_their_turns_along(
+    memory_app: MemoryApp,
+) -> None:
     def script(request: ChatRequest) -> str:
         if "chronicle" in request.messages[0].content:
             return "- Ann's cousin Perrin repairs nets at Gullwick.\n- Tom fears the tide."
         return "Aye."
 
     backend = InstantBackend(script)
-    async with memory_app(backend, memory={"notes_every": 4}) as (app, adapter):
-        for text in ["Perrin is my cousin.", "He fixes nets.", "Down at Gullwick.", "Nice."]:
-            await adapter.push(said(text, ROOM, ANN))
+    lines = ["Perrin is my cousin.", "He fixes nets.", "Down at Gullwick.", "Nice."]
+    times = spread(lines, days=0.01)
+    async with memory_app(backend, memory={"observations": "on"}) as (app, adapter):
+        for text, time in zip(lines, times, strict=True):
+            await adapter.push(said(text, ROOM, ANN, time=time))
         await app.wait_idle()
         memory = app.memory
         assert memory is not None
@@ -247,8 +254,11 @@ async def test_notes_are_written_in_the_background_and_recalled(memory_app: Memo
             now=datetime.now(UTC),
         )
     notes = [r.memory for r in found if r.memory.kind == "note"]
-    assert [n.text for n in notes][:1] == ["Ann's cousin Perrin repairs nets at Gullwick."]
+    assert [n.text for n in notes] == ["Ann's cousin Perrin repairs nets at Gullwick."]
     assert notes[0].witnesses == {"mira", "bram"}
+    place = next(i for i, r in enumerate(found) if r.memory.kind == "note")
+    following = [(r.memory.text, r.via) for r in found[place + 1 : place + 4]]
+    assert following == [(text, notes[0].id) for text in lines[:3]]
     prompts = [r for r in backend.requests if "chronicle" in r.messages[0].content]
     assert len(prompts) == 1
     assert prompts[0].messages[1].content.splitlines()[0] == "Ann: Perrin is my cousin."
