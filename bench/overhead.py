@@ -4,7 +4,9 @@ Measures, through the real App (SQLite store, router, scheduler, prompt, reply f
 - p50/p99 time per reply with 10 and with 10,000 turns of channel history;
 - the same with 1,000 channels active at once (one message each, all queued together);
 - beside each, the bare store round-trip a reply needs at minimum (record the message,
-  record the reply, finish the event) as the baseline in the same run.
+  record the reply, finish the event) as the baseline in the same run;
+- each with long-term memory on (the default: recall before every reply, the stored
+  history indexed in the background meanwhile) and off, side by side.
 
 Usage: python bench/overhead.py [--replies N] [--out bench/results/overhead.md]
 """
@@ -90,11 +92,17 @@ async def seed_history(path: Path, channel: ChannelKey, turns: int) -> None:
         print(f"  seeded {turns} turns", file=sys.stderr)
 
 
-def config(data_dir: Path) -> object:
-    return parse_config({"data_dir": str(data_dir), "conversation": {"max_hops": 0}})
+def config(data_dir: Path, memory: bool) -> object:
+    return parse_config(
+        {
+            "data_dir": str(data_dir),
+            "conversation": {"max_hops": 0},
+            "memory": {"enabled": memory},
+        }
+    )
 
 
-async def per_reply(history: int, replies: int) -> tuple[list[float], float]:
+async def per_reply(history: int, replies: int, memory: bool) -> tuple[list[float], float]:
     """Latency of each reply (ingest → reply recorded), minus time inside the backend."""
     with tempfile.TemporaryDirectory() as tmp:
         channel = ChannelKey("bench", "s", "c")
@@ -103,7 +111,7 @@ async def per_reply(history: int, replies: int) -> tuple[list[float], float]:
         backend = TimedBackend()
         adapter = RecordingAdapter("bench")
         async with App(
-            config(Path(tmp)),
+            config(Path(tmp), memory),
             backends={"instant": backend},  # type: ignore[arg-type]
             adapters={"bench": adapter},
         ) as app:
@@ -155,12 +163,12 @@ class TimingAdapter(RecordingAdapter):
         return message_id
 
 
-async def many_channels(channels: int) -> tuple[float, list[float], int]:
+async def many_channels(channels: int, memory: bool) -> tuple[float, list[float], int]:
     """Every channel gets one message at the same moment; latency of each channel's reply."""
     with tempfile.TemporaryDirectory() as tmp:
         adapter = TimingAdapter()
         async with App(
-            config(Path(tmp)),
+            config(Path(tmp), memory),
             backends={"instant": TimedBackend()},  # type: ignore[arg-type]
             adapters={"bench": adapter},
         ) as app:
@@ -201,17 +209,22 @@ async def main() -> None:
     rows = []
     baseline = await store_baseline(args.replies)
     print("store baseline done", file=sys.stderr)
-    for history in (10, 10_000):
-        print(f"history {history}: measuring {args.replies} replies", file=sys.stderr)
-        samples, rate = await per_reply(history, args.replies)
-        rows.append((f"{history:,} turns of history", samples, rate))
-    print(f"{args.channels} channels at once", file=sys.stderr)
-    total, latencies, answered = await many_channels(args.channels)
+    for memory in (True, False):
+        for history in (10, 10_000):
+            print(f"history {history}, memory {memory}: {args.replies} replies", file=sys.stderr)
+            samples, rate = await per_reply(history, args.replies, memory)
+            label = f"{history:,} turns of history, memory {'on' if memory else 'off'}"
+            rows.append((label, samples, rate))
+    crowds = []
+    for memory in (True, False):
+        print(f"{args.channels} channels at once, memory {memory}", file=sys.stderr)
+        crowds.append((memory, *await many_channels(args.channels, memory)))
     ms = 1000.0
     lines = [
         "# Framework overhead per reply",
         "",
-        f"Machine: {machine()}. Date: {datetime.now(UTC):%Y-%m-%d}. "
+        f"Machine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end. "
+        f"Date: {datetime.now(UTC):%Y-%m-%d}. "
         f"Command: `python bench/overhead.py --replies {args.replies} --channels {args.channels}`.",
         "",
         "Time from handing a message to the router until the reply is recorded, minus the "
@@ -231,15 +244,24 @@ async def main() -> None:
     lines += [
         "",
         "With 10,000 turns stored, a channel loads only its last `history_turns` (60) once, "
-        "and each prompt counts tokens over up to 60 recent turns instead of 10: that is the "
-        "difference between the two botkit rows. The baseline row is the SQLite work alone.",
+        "and each prompt counts tokens over up to 60 recent turns instead of 10. With memory "
+        "on, every reply waits for its recall (query embedding, word and vector search), "
+        "while the stored turns are indexed in the background; a recall past "
+        "`recall_budget_ms` is skipped. The baseline row is the SQLite work alone.",
         "",
         f"**{args.channels:,} channels at once** (one message each, all handed to the router "
-        f"together): {answered:,} replies in {total:.2f} s, {answered / total:.0f} replies/s; "
-        f"time from arrival to each channel's reply p50 {statistics.median(latencies) * ms:.0f} ms,"
-        f" p99 {percentile(latencies, 0.99) * ms:.0f} ms.",
+        "together):",
         "",
+        "| memory | replies | seconds | replies/s | arrival to reply p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|",
     ]
+    for memory, total, latencies, answered in crowds:
+        lines.append(
+            f"| {'on' if memory else 'off'} | {answered:,} | {total:.2f} | "
+            f"{answered / total:.0f} | {statistics.median(latencies) * ms:.0f} | "
+            f"{percentile(latencies, 0.99) * ms:.0f} |"
+        )
+    lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

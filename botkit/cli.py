@@ -3,70 +3,51 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botkit import __version__
-from botkit.app import App, ConfigurationError
-from botkit.backends.base import ChatBackend
-from botkit.backends.factory import build_backends
-from botkit.backends.llamacpp import LlamaCppBackend
-from botkit.backends.model_files import ModelNotFound
-from botkit.cards.convert import FORMATS, CardConversionError, export_card, import_card
-from botkit.characters import CharacterValidationError, check_paths
-from botkit.config import Config, ConfigError, load_config, parse_config
-from botkit.evaluation.corpora import CORPUS_FORMATS, load_corpus
-from botkit.evaluation.locomo import read_locomo
-from botkit.evaluation.memory_data import DatasetError, EvalDataset, load_dataset
-from botkit.evaluation.memory_eval import (
-    ProgressBar,
-    evaluate_memory,
-    format_result,
-    result_json,
-)
-from botkit.evaluation.turns_data import TurnsConversation
-from botkit.evaluation.turns_eval import (
-    TurnsEvalResult,
-    evaluate_turns,
-    format_turns_result,
-    turns_result_json,
-)
-from botkit.evaluation.turns_policies import BACKEND_POLICIES, BASELINES, build_policy
-from botkit.memory.embeddings import EmbeddingError
-from botkit.memory.vectors import VectorIndexError
-from botkit.pack_install import PackError, PackInstaller
-from botkit.redaction import install_redaction, secrets_in
-from botkit.scheduler.catalog import POLICY_SUMMARIES
-from botkit.store import StoreError
+from botkit.cards.formats import FORMATS
+from botkit.evaluation.corpus_formats import CORPUS_FORMATS
+from botkit.policy_catalog import POLICY_SUMMARIES
+
+if TYPE_CHECKING:
+    from botkit.backends.base import ChatBackend
+    from botkit.config import Config
+    from botkit.evaluation.memory_data import EvalDataset
+    from botkit.evaluation.memory_eval import MemoryEvalResult
+    from botkit.evaluation.turns_data import TurnsConversation
+    from botkit.evaluation.turns_eval import TurnsEvalResult
+    from botkit.pack_install import PackInstaller
 
 __all__ = ["main"]
 
 log = logging.getLogger("botkit")
 
-OPERATOR_ERRORS = (
-    CardConversionError,
-    CharacterValidationError,
-    ConfigError,
-    ConfigurationError,
-    DatasetError,
-    EmbeddingError,
-    ModelNotFound,
-    PackError,
-    VectorIndexError,
-    StoreError,
-    OSError,
+_OPERATOR_ERRORS = (
+    ("botkit.app", "ConfigurationError"),
+    ("botkit.backends.model_files", "ModelNotFound"),
+    ("botkit.cards.convert", "CardConversionError"),
+    ("botkit.characters.errors", "CharacterValidationError"),
+    ("botkit.config", "ConfigError"),
+    ("botkit.evaluation.memory_data", "DatasetError"),
+    ("botkit.memory.embeddings", "EmbeddingError"),
+    ("botkit.memory.vectors", "VectorIndexError"),
+    ("botkit.pack_install.errors", "PackError"),
+    ("botkit.store.sqlite", "StoreError"),
 )
+"""The errors shown to the operator as one ``botkit: error:`` line each, by module and name.
 
-_MEMORY_READERS: dict[str, Callable[[Path], EvalDataset]] = {
-    "json": load_dataset,
-    "locomo": read_locomo,
-}
-"""How ``eval memory`` reads its file, by ``--format``."""
+The commands import what they use when they run, so these are looked up only among the
+modules already loaded: an error class whose module was never imported was never raised."""
+
+_MEMORY_FORMATS = ("json", "locomo")
+"""How ``eval memory`` can read its file, by ``--format``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,13 +58,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except OPERATOR_ERRORS as error:
+    except _operator_errors() as error:
         for line in str(error).splitlines() or [""]:
             print(f"botkit: error: {line}", file=sys.stderr)
         log.debug("details", exc_info=True)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """The error classes of :data:`_OPERATOR_ERRORS` whose modules are loaded, and OSError."""
+    found: list[type[Exception]] = [OSError]
+    for module_name, class_name in _OPERATOR_ERRORS:
+        module = sys.modules.get(module_name)
+        error = getattr(module, class_name, None)
+        if isinstance(error, type) and issubclass(error, Exception):
+            found.append(error)
+    return tuple(found)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--data", type=Path, help="dataset file (instead of FILE)")
     memory.add_argument(
         "--format",
-        choices=tuple(_MEMORY_READERS),
+        choices=_MEMORY_FORMATS,
         default="json",
         help="how to read the file: botkit's JSON (default) or LoCoMo's locomo10.json as released",
     )
@@ -167,7 +159,15 @@ def _parser() -> argparse.ArgumentParser:
         help="also score conversations [0, N) (fit) and [N, end) (report) apart",
     )
     memory.add_argument("--json", action="store_true", help="print one JSON object")
-    memory.add_argument("--config", type=Path, help="config file whose memory settings to use")
+    memory.add_argument(
+        "--config", type=Path, help="config file whose memory settings (and backends) to use"
+    )
+    memory.add_argument(
+        "--observe",
+        action="store_true",
+        help="then have the default backend write observations on each session and score "
+        "the ranking with them too",
+    )
     memory.set_defaults(func=_eval_memory)
     turns = evaluations.add_parser(
         "turns", help="who-accuracy, NOBODY precision/recall/F1, decision accuracy, latency"
@@ -235,6 +235,10 @@ def _progress(message: str) -> None:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from botkit.config import load_config, parse_config
+
     config = load_config(args.config) if args.config else parse_config({})
     console = dict(config.adapters.get("console", {}))
     if args.name:
@@ -263,10 +267,17 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from botkit.config import load_config
+
     return asyncio.run(_serve(load_config(args.config)))
 
 
 async def _serve(config: Config) -> int:
+    from botkit.app import App
+    from botkit.redaction import install_redaction, secrets_in
+
     install_redaction(secrets_in(config))
     async with App(config, progress=_progress) as app:
         await app.run()
@@ -274,6 +285,8 @@ async def _serve(config: Config) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from botkit.characters import check_paths
+
     problems = check_paths(args.paths)
     for problem in problems:
         print(problem)
@@ -285,6 +298,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    import asyncio
+
     from botkit.preview import preview
 
     try:
@@ -299,20 +314,30 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _import_card(args: argparse.Namespace) -> int:
+    from botkit.cards.convert import import_card
+
     done = import_card(args.file, args.out, character_id=args.id, overwrite=args.force)
     for path in (done.path, *done.files):
         _progress(f"wrote {path}")
-    _progress(f"imported {done.character_id}; `botkit characters check {done.path}` validates it")
+    _progress(
+        f"imported {done.character_id}; `botkit chat --pack {args.out} --cast "
+        f"{done.character_id}` talks with it"
+    )
     return 0
 
 
 def _export_card(args: argparse.Namespace) -> int:
+    from botkit.cards.convert import export_card
+
     done = export_card(args.file, args.out, fmt=args.format, spec=args.spec)
     _progress(f"wrote {done.path} ({done.spec} card, {args.format})")
     return 0
 
 
 def _installer(args: argparse.Namespace) -> PackInstaller:
+    from botkit.config import load_config, parse_config
+    from botkit.pack_install import PackInstaller
+
     data_dir = (
         args.data_dir or (load_config(args.config) if args.config else parse_config({})).data_dir
     )
@@ -320,18 +345,24 @@ def _installer(args: argparse.Namespace) -> PackInstaller:
 
 
 def _pack_install(args: argparse.Namespace) -> int:
+    import asyncio
+
     result = asyncio.run(_installer(args).install(args.source))
     _progress(result.describe())
     return 0
 
 
 def _pack_update(args: argparse.Namespace) -> int:
+    import asyncio
+
     for result in asyncio.run(_installer(args).update(args.name)):
         _progress(result.describe())
     return 0
 
 
 def _pack_remove(args: argparse.Namespace) -> int:
+    import asyncio
+
     entry = asyncio.run(_installer(args).remove(args.name))
     _progress(f"removed {entry.name} {entry.version}")
     return 0
@@ -353,6 +384,12 @@ def _pack_list(args: argparse.Namespace) -> int:
 
 
 def _eval_turns(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from botkit.config import ConfigError, load_config, parse_config
+    from botkit.evaluation.corpora import load_corpus
+    from botkit.evaluation.turns_eval import format_turns_result, turns_result_json
+
     names = [n.strip() for value in args.policy for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in POLICY_SUMMARIES]
     if unknown or not names:
@@ -372,6 +409,11 @@ def _eval_turns(args: argparse.Namespace) -> int:
 async def _run_turns_eval(
     config: Config, names: list[str], conversations: list[TurnsConversation], seed: int
 ) -> TurnsEvalResult:
+    from botkit.backends.factory import build_backends
+    from botkit.backends.llamacpp import LlamaCppBackend
+    from botkit.evaluation.turns_eval import evaluate_turns
+    from botkit.evaluation.turns_policies import BACKEND_POLICIES, BASELINES, build_policy
+
     backends: dict[str, ChatBackend] = {}
     uses_backend = bool(BACKEND_POLICIES & set(names))
     if uses_backend:
@@ -403,6 +445,13 @@ async def _run_turns_eval(
 
 
 def _eval_memory(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from botkit.config import ConfigError, load_config, parse_config
+    from botkit.evaluation.locomo import read_locomo
+    from botkit.evaluation.memory_data import load_dataset
+    from botkit.evaluation.memory_eval import format_result, result_json
+
     problems = []
     if (args.file is None) == (args.data is None):
         problems.append("FILE: give the dataset file once, as FILE or as --data FILE")
@@ -414,18 +463,41 @@ def _eval_memory(args: argparse.Namespace) -> int:
         problems.append("--k: expected whole numbers above 0, such as 1,5,10")
     if problems:
         raise ConfigError(problems, "eval memory")
-    settings = (load_config(args.config) if args.config else parse_config({})).memory
-    dataset = _MEMORY_READERS[args.format](args.file or args.data)
+    config = load_config(args.config) if args.config else parse_config({})
+    read = read_locomo if args.format == "locomo" else load_dataset
+    dataset = read(args.file or args.data)
     last = len(dataset.conversations) - 1
     if args.split is not None and not 0 < args.split <= last:
         raise ConfigError(
             [f"--split: expected 1 to {last} for {last + 1} conversations, got {args.split}"],
             "eval memory",
         )
-    result = asyncio.run(
-        evaluate_memory(
-            dataset, ks=ks, settings=settings, split=args.split, progress=ProgressBar(sys.stderr)
-        )
-    )
+    result = asyncio.run(_run_memory_eval(config, dataset, ks, args.split, observe=args.observe))
     print(json.dumps(result_json(result)) if args.json else format_result(result))
     return 0
+
+
+async def _run_memory_eval(
+    config: Config, dataset: EvalDataset, ks: list[int], split: int | None, *, observe: bool
+) -> MemoryEvalResult:
+    from botkit.backends.factory import build_backends
+    from botkit.backends.llamacpp import LlamaCppBackend
+    from botkit.evaluation.memory_eval import ProgressBar, evaluate_memory
+
+    backends = build_backends(config.backends) if observe else {}
+    try:
+        observer = backends.get(config.default_backend)
+        if isinstance(observer, LlamaCppBackend):
+            _progress(f"Loading model {observer.model_path.name} …")
+            await observer.load()
+        return await evaluate_memory(
+            dataset,
+            ks=ks,
+            settings=config.memory,
+            split=split,
+            observer=observer,
+            progress=ProgressBar(sys.stderr),
+        )
+    finally:
+        for backend in backends.values():
+            await backend.aclose()

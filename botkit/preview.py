@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from botkit.backends.base import PromptLimits
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.characters.loader import default_pack_path, load_pack
 from botkit.characters.model import Character
@@ -77,18 +78,19 @@ async def preview_prompt(
     context_window: int,
     reply_tokens: int,
     scene: str = "",
+    limits: PromptLimits | None = None,
 ) -> Prompt:
     """The prompt ``character`` would get after :func:`sample_turns`, as a conversation builds it.
 
     The context holds the scene (when given) and the keyed knowledge the turns mention;
-    lore is selected from the turns and the scene.
+    lore is selected from the turns and the scene; ``limits`` are the backend's own.
     """
     turns = sample_turns(character)
     request = ContextRequest(speaker=character, channel=_CHANNEL, transcript=turns)
     snippets = [f"Scene: {scene}"] if scene else []
     snippets += await KnowledgeProvider().retrieve(request)
     builder = PromptBuilder(
-        counter=counter, context_window=context_window, reply_tokens=reply_tokens
+        counter=counter, context_window=context_window, reply_tokens=reply_tokens, limits=limits
     )
     return builder.build(
         speaker=character, others=others, transcript=turns, context=snippets, scene=scene
@@ -164,6 +166,7 @@ async def preview(
                 context_window=backend.context_window,
                 reply_tokens=reply_tokens,
                 scene=scene,
+                limits=backend.prompt_limits,
             )
         finally:
             await backend.aclose()

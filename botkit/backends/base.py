@@ -21,6 +21,8 @@ __all__ = [
     "ChatRequest",
     "ContinuationRequest",
     "ContinuationScorer",
+    "PromptLimited",
+    "PromptLimits",
     "Sampling",
 ]
 
@@ -133,6 +135,33 @@ class ContinuationScorer(Protocol):
         Raises a :class:`BackendError` subclass when the model cannot answer, as ``stream``
         does.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PromptLimits:
+    """How much prompt a model makes good use of, below what its context window holds.
+
+    A tiny model follows a short prompt better than a long one, and reads it sooner:
+    ``max_tokens`` caps the whole prompt, ``max_examples`` the sample exchanges of the
+    character block and ``max_turns`` the recent turns. ``None`` leaves a part unlimited.
+    ``context_after_turns`` moves what changes from turn to turn after the older turns,
+    for a backend that reuses the evaluation of an unchanged prompt start.
+    """
+
+    max_tokens: int | None = None
+    max_examples: int | None = None
+    max_turns: int | None = None
+    context_after_turns: bool = False
+
+
+@runtime_checkable
+class PromptLimited(Protocol):
+    """A backend whose model wants a smaller prompt than its context window allows."""
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        """The limits prompts for this backend are built within."""
         ...
 
 

@@ -6,28 +6,13 @@ from collections.abc import Mapping
 
 from botkit.backends.base import ChatBackend, Sampling
 from botkit.backends.fallback import FallbackBackend
-from botkit.backends.llamacpp import LlamaCppBackend
-from botkit.backends.openai_compat import OpenAICompatBackend
+from botkit.backends.options import BACKEND_OPTIONS
 from botkit.config import BackendConfig, ConfigError
+from botkit.options import check_options
 
 __all__ = ["build_backends"]
 
 _SAMPLING = ("temperature", "top_p", "max_tokens")
-_LLAMACPP = {"model_path", "context_window", "threads", "timeout", "seed", *_SAMPLING}
-_OPENAI = {
-    "base_url",
-    "model",
-    "api_key",
-    "context_window",
-    "connect_timeout",
-    "read_timeout",
-    "total_timeout",
-    "max_retries",
-    "headers",
-    "extra_body",
-    "choice_constraint",
-    *_SAMPLING,
-}
 
 
 def build_backends(configs: Mapping[str, BackendConfig]) -> dict[str, ChatBackend]:
@@ -52,16 +37,19 @@ def build_backends(configs: Mapping[str, BackendConfig]) -> dict[str, ChatBacken
 
 def _build(config: BackendConfig) -> ChatBackend:
     options = dict(config.options)
-    allowed = _LLAMACPP if config.type == "llamacpp" else _OPENAI
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            [f"backends.{config.name}.{key}: unknown option for {config.type}" for key in unknown]
-        )
+    problems = check_options(
+        options, BACKEND_OPTIONS[config.type], f"backends.{config.name}", what=config.type
+    )
+    if problems:
+        raise ConfigError(problems)
     sampling = Sampling(**{key: options.pop(key) for key in _SAMPLING if key in options})
     try:
         if config.type == "llamacpp":
+            from botkit.backends.llamacpp import LlamaCppBackend
+
             return LlamaCppBackend(name=config.name, default_sampling=sampling, **options)
+        from botkit.backends.openai_compat import OpenAICompatBackend
+
         return OpenAICompatBackend(name=config.name, default_sampling=sampling, **options)
     except (TypeError, ValueError) as error:
         raise ConfigError([f"backends.{config.name}: {error}"]) from error

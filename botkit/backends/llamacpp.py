@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,28 +21,28 @@ from botkit.backends.base import (
     BackendTimeout,
     ChatRequest,
     ContinuationRequest,
+    PromptLimits,
     Sampling,
 )
 from botkit.backends.choices import choice_grammar
+from botkit.backends.llama_prefixes import FRESH_TOKENS, PromptMemory, ReuseStats, rewind
 from botkit.backends.model_files import locate_model
 from botkit.tokens import CallableTokenCounter, TokenCounter
 
 if TYPE_CHECKING:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-__all__ = ["LlamaCppBackend"]
+__all__ = ["LlamaCppBackend", "available_cores", "default_threads"]
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
-_FRESH_TOKENS = 2
-"""Tokens re-evaluated at the end of a prompt that is (partly) in memory already.
-
-llama.cpp computes a lone token along another path, whose logits differ from a full
-evaluation (by up to 0.7 in log-probability with a 4-bit model); from two tokens on they
-are the same to the bit.
-"""
 _GRAMMARS_KEPT = 64
+TINY_MODEL_PARAMS = 1_000_000_000
+"""Below this many parameters a model gets :data:`TINY_PROMPT`."""
+TINY_PROMPT = PromptLimits(max_tokens=768, max_examples=1, max_turns=12, context_after_turns=True)
+"""What a tiny model (SmolLM2-135M) reads well: one example and the last dozen turns, laid
+out so that a follow-up reply's prompt starts like the previous one."""
 _CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
@@ -67,15 +65,18 @@ class LlamaCppBackend:
 
     The model is loaded once (:meth:`load`, off the event loop); generation runs in a
     worker thread and streams fragments back to the loop. Cancelling the consumer stops
-    generation at the next token. A RAM cache keeps several characters' prompt prefixes.
+    generation at the next token. The model's memory of evaluated prompts is kept within
+    ``cache_bytes`` (:class:`PromptMemory`), so a prompt that opens like an earlier one (a
+    character's block and the chat so far) only evaluates its new tokens, even when other
+    characters spoke in between; :attr:`reuse` counts the tokens reused.
     A request with ``choices`` is held to exactly one of them by a llama.cpp grammar.
     Each reply is sampled with a fresh seed drawn from ``seed`` (random when None), so a
     seeded backend is reproducible and an unseeded one varies.
 
     :meth:`score_continuations` reads likelihoods straight from the logits on the same
-    worker and lock as generation. The model's memory of the scoring prompts it evaluated
-    is kept (a quarter of ``cache_bytes``) so the next prompt of a growing transcript only
-    evaluates its new tokens, even after replies were generated in between.
+    worker, lock and prompt memory as generation.
+
+    ``threads`` defaults to :func:`default_threads`.
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class LlamaCppBackend:
         self.name = name
         self._model_path = model_path
         self._context_window = context_window
-        self._threads = threads or max(1, os.cpu_count() or 1)
+        self._threads = threads or default_threads()
         self._default = default_sampling or Sampling(temperature=0.8, top_p=0.9, max_tokens=96)
         self._timeout = timeout
         self._cache_bytes = cache_bytes
@@ -102,8 +103,8 @@ class LlamaCppBackend:
         self._counter: TokenCounter | None = None
         self._formatter: Jinja2ChatFormatter | None = None
         self._grammars: dict[tuple[str, ...], Any] = {}
-        self._prefixes = _Prefixes(cache_bytes // 4)
-        self._unsaved: tuple[int, ...] = ()
+        self._memory: PromptMemory | None = None
+        self._reuse = ReuseStats()
         self._lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
 
@@ -111,6 +112,27 @@ class LlamaCppBackend:
     def context_window(self) -> int:
         """Tokens the loaded context holds, prompt and reply together."""
         return self._context_window
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        """:data:`TINY_PROMPT` for a loaded model under :data:`TINY_MODEL_PARAMS`
+        parameters; no limits for a larger one (or before loading)."""
+        if self._llama is None:
+            return PromptLimits()
+        import llama_cpp
+
+        tiny = llama_cpp.llama_model_n_params(self._llama.model) < TINY_MODEL_PARAMS
+        return TINY_PROMPT if tiny else PromptLimits()
+
+    @property
+    def threads(self) -> int:
+        """CPU threads llama.cpp evaluates and generates with."""
+        return self._threads
+
+    @property
+    def reuse(self) -> ReuseStats:
+        """Prompt tokens evaluated and reused so far."""
+        return self._reuse
 
     @property
     def token_counter(self) -> TokenCounter:
@@ -129,6 +151,7 @@ class LlamaCppBackend:
         async with self._load_lock:
             if self._llama is None:
                 self._llama = await asyncio.to_thread(self._load_sync)
+                self._memory = PromptMemory(self._llama, self._cache_bytes, self._reuse)
                 self._formatter = _chat_formatter(self._llama)
                 tokenize = self._llama.tokenize
                 self._counter = CallableTokenCounter(
@@ -137,7 +160,6 @@ class LlamaCppBackend:
 
     def _load_sync(self) -> Any:
         from llama_cpp import Llama
-        from llama_cpp.llama_cache import LlamaRAMCache
 
         path = self.model_path
         started = time.perf_counter()
@@ -149,7 +171,6 @@ class LlamaCppBackend:
             n_threads_batch=self._threads,
             verbose=False,
         )
-        llama.set_cache(LlamaRAMCache(capacity_bytes=self._cache_bytes))
         log.info("model %s loaded in %.1f s", path.name, time.perf_counter() - started)
         return llama
 
@@ -233,8 +254,8 @@ class LlamaCppBackend:
 
     def _score(self, request: ContinuationRequest, stop: threading.Event) -> tuple[float, ...]:
         """Runs on the worker thread, holding the lock."""
-        llama = self._llama
-        if llama is None or self._formatter is None:
+        llama, memory = self._llama, self._memory
+        if llama is None or memory is None or self._formatter is None:
             raise BackendError(f"backend {self.name!r}: the model is not loaded")
         messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
         text = self._formatter(messages=messages).prompt
@@ -247,53 +268,61 @@ class LlamaCppBackend:
                 f"more than the context window of {self._context_window}"
             )
         try:
-            self._evaluate_prompt(llama, prompt)
+            memory.evaluate(prompt)
             scores = _score_endings(llama, prompt, endings, stop)
         except BaseException:
             # A model left half-way is emptied, never trusted.
-            llama.reset()
-            self._unsaved = ()
+            memory.forget()
             raise
         if stop.is_set():
             raise BackendTimeout(f"backend {self.name!r}: scoring was abandoned")
         return scores
 
-    def _evaluate_prompt(self, llama: Any, prompt: list[int]) -> None:
-        """Brings the model to the end of ``prompt``, evaluating only what it lacks.
-
-        The live state or a kept one, whichever shares more of the prompt, is the start.
-        """
-        live = _shared_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
-        kept, shared = self._prefixes.closest(prompt)
-        if shared > live:
-            state = self._prefixes.state(kept)
-            self._keep_scoring_state()
-            live = shared if _load_sequence(llama, kept, state) else 0
-        elif live < len(self._unsaved):
-            self._keep_scoring_state()
-        _evaluate_end(llama, prompt, live)
-        self._unsaved = tuple(prompt)
-
-    def _keep_scoring_state(self) -> None:
-        """Saves the live state of the last scoring prompt before something replaces it."""
-        if self._unsaved and self._llama is not None:
-            self._prefixes.put(self._unsaved, self._llama)
-        self._unsaved = ()
-
     def _generate(self, request: ChatRequest, sampling: Sampling) -> Iterator[str]:
-        if self._llama is None or self._formatter is None:
+        """Runs on the worker thread, holding the lock."""
+        llama, memory = self._llama, self._memory
+        if llama is None or memory is None or self._formatter is None:
             raise BackendError(f"backend {self.name!r}: the model is not loaded")
-        self._keep_scoring_state()
         messages: Any = [{"role": m.role, "content": m.content} for m in request.messages]
         formatted = self._formatter(messages=messages)
         template_stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
-        chunks = self._llama.create_completion(
-            formatted.prompt + request.prefix,
+        stops = [*sampling.stop, *(stop for stop in template_stop if stop)]
+        text = formatted.prompt + request.prefix
+        prompt: list[int] = llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        if len(prompt) >= self._context_window:
+            raise BackendError(
+                f"backend {self.name!r}: the prompt takes {len(prompt)} tokens, "
+                f"more than the context window of {self._context_window} leaves"
+            )
+        try:
+            reused = memory.evaluate(prompt)
+            log.debug("prompt of %d tokens, %d reused", len(prompt), reused)
+            yield from self._sample(llama, prompt, request, sampling, stops)
+        except GeneratorExit:
+            # Stopped between tokens: what the model holds is whole.
+            memory.settled()
+            raise
+        except BaseException:
+            memory.forget()
+            raise
+        memory.settled()
+
+    def _sample(
+        self,
+        llama: Any,
+        prompt: list[int],
+        request: ChatRequest,
+        sampling: Sampling,
+        stops: list[str],
+    ) -> Iterator[str]:
+        """Samples the reply to ``prompt``, which the model has just evaluated."""
+        chunks = llama.create_completion(
+            prompt,
             stream=True,
             temperature=sampling.temperature if sampling.temperature is not None else 0.8,
             top_p=sampling.top_p if sampling.top_p is not None else 0.95,
             max_tokens=sampling.max_tokens,
-            stop=[*sampling.stop, *(stop for stop in template_stop if stop)],
+            stop=stops,
             repeat_penalty=1.15,
             seed=self._rng.randrange(2**31),
             grammar=self._grammar(request.choices) if request.choices else None,
@@ -319,73 +348,26 @@ class LlamaCppBackend:
             self._grammars[choices] = grammar
         return grammar
 
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes the kept prompt memories take (at most ``cache_bytes``)."""
+        return self._memory.cache.size if self._memory is not None else 0
+
+    async def forget_prompts(self) -> None:
+        """Forgets every evaluated prompt, so the next one is evaluated from scratch."""
+        async with self._lock:
+            if self._memory is not None:
+                await asyncio.to_thread(self._memory.clear)
+
     async def aclose(self) -> None:
         """Free the model's memory."""
         async with self._lock:
-            self._prefixes.clear()
-            self._unsaved = ()
+            if self._memory is not None:
+                self._memory.clear()
+                self._memory = None
             if self._llama is not None:
                 llama, self._llama = self._llama, None
                 await asyncio.to_thread(llama.close)
-
-
-class _Prefixes:
-    """The model's memory (KV cells) of evaluated scoring prompts, least recently used
-    first, within a byte budget."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
-        self._size = 0
-
-    def closest(self, tokens: Sequence[int]) -> tuple[tuple[int, ...], int]:
-        """The kept prompt sharing the longest start with ``tokens``, and that length."""
-        best: tuple[tuple[int, ...], int] = ((), 0)
-        for key in self._states:
-            shared = _shared_length(key, tokens)
-            if shared > best[1]:
-                best = (key, shared)
-        return best
-
-    def state(self, key: tuple[int, ...]) -> bytes:
-        """The saved state of the prompt ``key`` (which becomes the most recently used)."""
-        self._states.move_to_end(key)
-        return self._states[key]
-
-    def put(self, key: tuple[int, ...], llama: Any) -> None:
-        """Saves ``llama``'s state for ``key``, dropping the oldest to stay in budget."""
-        import llama_cpp
-
-        size = llama_cpp.llama_state_seq_get_size(llama.ctx, 0)
-        if size > self._capacity:
-            return
-        self._drop(key)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(llama.ctx, buffer, size, 0)
-        self._states[key] = memoryview(buffer)[:written].tobytes()
-        self._size += written
-        while self._size > self._capacity:
-            self._drop(next(iter(self._states)))
-
-    def clear(self) -> None:
-        """Forgets every kept state."""
-        self._states.clear()
-        self._size = 0
-
-    def _drop(self, key: tuple[int, ...]) -> None:
-        state = self._states.pop(key, None)
-        if state is not None:
-            self._size -= len(state)
-
-
-def _shared_length(first: Sequence[int], second: Sequence[int]) -> int:
-    """How many tokens the two sequences share from their start."""
-    length = 0
-    for a, b in zip(first, second, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length
 
 
 def _continuation_tokens(llama: Any, text: str, prompt: list[int], continuation: str) -> list[int]:
@@ -427,50 +409,31 @@ def _score_endings(
                 llama.eval(ending[index - 1 : index])
                 logprobs = _last_logprobs(llama)
             total += float(logprobs[token])
-        _rewind(llama, len(prompt))
+        rewind(llama, len(prompt))
         scores.append(total)
     if any(len(ending) > 1 for ending in endings):
         # Generation samples from the live logits when its prompt is already evaluated,
         # so they must be the prompt's own again, not a continuation's.
-        _evaluate_end(llama, prompt, len(prompt))
+        start = max(0, len(prompt) - FRESH_TOKENS)
+        rewind(llama, start)
+        llama.eval(prompt[start:])
     return tuple(scores)
 
 
-def _evaluate_end(llama: Any, prompt: list[int], shared: int) -> None:
-    """Evaluates ``prompt`` after its first ``shared`` tokens, which are in memory; at
-    least its last :data:`_FRESH_TOKENS`, so the logits are those of a full evaluation."""
-    start = max(0, min(shared, len(prompt) - _FRESH_TOKENS))
-    _rewind(llama, start)
-    llama.eval(prompt[start:])
+def available_cores() -> int:
+    """The CPU cores this process may run on: its affinity, not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
-def _rewind(llama: Any, length: int) -> None:
-    """Makes the model forget every evaluated token past the first ``length``."""
-    import llama_cpp
+def default_threads() -> int:
+    """llama.cpp's threads when none are configured: every available core but one, which
+    is left to the event loop, the store and memory work (at least one thread).
 
-    if length >= llama.n_tokens:
-        return
-    memory = llama_cpp.llama_get_memory(llama.ctx)
-    if llama_cpp.llama_memory_seq_rm(memory, 0, length, -1):
-        llama.n_tokens = length
-        return
-    # Memory that cannot be cut (recurrent models) is rebuilt from the start.
-    kept = llama.input_ids[:length].tolist()
-    llama.reset()
-    if kept:
-        llama.eval(kept)
-
-
-def _load_sequence(llama: Any, tokens: tuple[int, ...], state: bytes) -> bool:
-    """Puts a saved state of ``tokens`` back in the model; False (and an empty model) when
-    llama.cpp refuses it."""
-    import llama_cpp
-
-    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), 0, -1, -1)
-    buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-    if llama_cpp.llama_state_seq_set_data(llama.ctx, buffer, len(state), 0) != len(state):
-        llama.reset()
-        return False
-    llama.input_ids[: len(tokens)] = tokens
-    llama.n_tokens = len(tokens)
-    return True
+    llama.cpp's threads wait for each other at every step, so one that has to share its
+    core makes them all wait: on a busy 2-core machine two threads were several times
+    slower than one.
+    """
+    return max(1, available_cores() - 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from botkit.backends.base import ChatBackend, Sampling
+from botkit.backends.base import ChatBackend, PromptLimited, Sampling
 from botkit.characters.model import Character
 from botkit.prompt import PromptBuilder
 
@@ -72,7 +72,8 @@ class BackendSet:
         )
 
     def prompt_builder(self, backend: ChatBackend, reply_tokens: int) -> PromptBuilder:
-        """A prompt builder sized for ``backend``'s context window (built once per size)."""
+        """A prompt builder sized for ``backend``'s context window and, where it declares
+        them, its prompt limits (built once per size)."""
         key = (backend.name, reply_tokens)
         builder = self._builders.get(key)
         if builder is None:
@@ -80,6 +81,7 @@ class BackendSet:
                 counter=backend.token_counter,
                 context_window=backend.context_window,
                 reply_tokens=reply_tokens,
+                limits=backend.prompt_limits if isinstance(backend, PromptLimited) else None,
             )
             self._builders[key] = builder
         return builder
