@@ -9,10 +9,21 @@ from typing import Any, Protocol, runtime_checkable
 
 from botkit.events import ChannelKey, CommandEvent, Event, Identity
 
-__all__ = ["Adapter", "AdapterContext", "AdapterFactory", "Capabilities", "EventSink"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "Adapter",
+    "AdapterContext",
+    "AdapterFactory",
+    "Capabilities",
+    "EventSink",
+]
 
 EventSink = Callable[[Event], Awaitable[None]]
 """Where an adapter hands every event it receives; returns once the event is safely queued."""
+MAX_MESSAGE_CHARS = 40_000
+"""The longest message text an adapter hands in. Platforms cap theirs at or below this
+(Discord 2,000, Telegram 4,096, Slack 40,000); input with no limit of its own, such as
+the console, refuses longer lines with a notice."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,14 @@ import signal
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import entry_points
-from pkgutil import resolve_name
 from types import TracebackType
 from typing import Any
 
 from botkit.adapter import Adapter, AdapterContext
+from botkit.adapter_lookup import adapter_factory
 from botkit.backends.base import ChatBackend
 from botkit.backends.factory import build_backends
+from botkit.backends.fallback import FallbackBackend
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.registry import BackendSet
 from botkit.characters import (
@@ -35,6 +35,7 @@ from botkit.memory.embeddings import Embedder, EmbeddingError
 from botkit.memory.factory import open_memory
 from botkit.memory.provider import MemoryProvider
 from botkit.memory.service import MemoryService
+from botkit.memory.settings import MemorySettings
 from botkit.memory.vectors import VectorIndexError
 from botkit.pack_install import PackError, PackInstaller, installed_pack_folders
 from botkit.router import Router
@@ -60,6 +61,10 @@ Progress = Callable[[str], None]
 EVENT_MEMORY = timedelta(days=7)
 """How long handled event ids are kept to recognise redeliveries (platforms redeliver
 within minutes; the messages themselves are kept for good)."""
+FLOOD_NOTICE = (
+    "Messages are arriving faster than the cast can answer. Every message is kept; "
+    "the cast answers the newest ones."
+)
 
 
 class ConfigurationError(Exception):
@@ -105,7 +110,9 @@ class App:
             status=self._status,
             memory=lambda: self.memory,
             forgotten=self._forgotten,
-            packs=PackControl(self.packs, config.pack_installers, self.reload_characters),
+            packs=PackControl(
+                self.packs, config.pack_installers, self.reload_characters, config.owners
+            ),
         )
         self._knowledge = KnowledgeProvider()
         self._settings_in_use = config.conversation
@@ -146,6 +153,7 @@ class App:
         self._settings_in_use = self._settings(config.conversation)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(config.data_dir / "botkit.sqlite3")
+        await self.packs.sweep()
         await self._store.prune_events(datetime.now(UTC) - EVENT_MEMORY)
         if self._given_backends is None:
             backends: Mapping[str, ChatBackend] = build_backends(config.backends)
@@ -156,7 +164,12 @@ class App:
         await self._load_models()
         await self._open_memory()
         self.scheduler = self._scheduler()
-        self._router = Router(store=self._store, handler=self._handle)
+        self._router = Router(
+            store=self._store,
+            handler=self._handle,
+            max_queued=self._settings_in_use.max_queued,
+            on_flood=self._flooded,
+        )
         self.adapters = dict(self._given_adapters or self._build_adapters())
         for name, adapter in self.adapters.items():
             try:
@@ -233,7 +246,7 @@ class App:
                 data_dir=self.config.data_dir,
                 store=self._store,
                 cast_of=self._cast_of,
-                notes_backend=self._backends.default,
+                notes_backend=self._observer(settings),
                 embedder=self._given_embedder,
             )
         except (EmbeddingError, VectorIndexError) as error:
@@ -241,6 +254,13 @@ class App:
         waiting = await self.memory.start()
         if waiting:
             self._progress(f"Indexing {waiting} stored turn(s) into memory in the background.")
+
+    def _observer(self, settings: MemorySettings) -> ChatBackend | None:
+        """The backend that writes observations, if the memory settings want them from it."""
+        assert self._backends is not None
+        backend = self._backends.default
+        first = backend.backends[0] if isinstance(backend, FallbackBackend) else backend
+        return backend if settings.observes(embedded=isinstance(first, LlamaCppBackend)) else None
 
     async def _cast_of(self, channel: ChannelKey) -> list[str]:
         conversation = self._conversations.get(channel)
@@ -304,19 +324,12 @@ class App:
             wait_idle=self.wait_idle,
             character_names=lambda: [c.name for c in self.characters.all()],
         )
-        registered = {ep.name: ep for ep in entry_points(group="botkit.adapters")}
         adapters: dict[str, Adapter] = {}
         for name, options in self.config.adapters.items():
-            target = options.get("use", name)
-            if target in registered:
-                factory: Any = registered[target].load()
-            elif ":" in str(target):
-                factory = resolve_name(str(target))
-            else:
-                known = ", ".join(sorted(registered)) or "none"
-                raise ConfigurationError(
-                    f"adapters.{name}: no adapter called {target!r} (installed: {known})"
-                )
+            try:
+                factory = adapter_factory(name, options)
+            except LookupError as error:
+                raise ConfigurationError(f"adapters.{name}: {error}") from None
             try:
                 adapter = factory.from_config(options, context)
             except (TypeError, ValueError) as error:
@@ -402,13 +415,24 @@ class App:
             self._conversations.popitem(last=False)
         return conversation
 
-    async def _handle(self, event: Event, interrupted: Callable[[], bool]) -> None:
-        conversation = await self.conversation(event.channel)
-        if isinstance(event, MessageEvent):
-            await conversation.on_message(event, interrupted=interrupted)
+    async def _flooded(self, channel: ChannelKey) -> None:
+        """Tell a flooded channel that its messages are kept but answered in bulk."""
+        adapter = self.adapters.get(channel.platform)
+        if adapter is None:
             return
         try:
-            answer = await self.commands.handle(event, conversation, interrupted)
+            await adapter.send_notice(channel=channel, text=FLOOD_NOTICE)
+        except Exception as error:
+            log.warning("%s: the flood notice could not be posted: %s", channel, _one_line(error))
+            log.debug("details", exc_info=True)
+
+    async def _handle(self, event: Event, waiting: Callable[[], int]) -> None:
+        conversation = await self.conversation(event.channel)
+        if isinstance(event, MessageEvent):
+            await conversation.on_message(event, waiting=waiting)
+            return
+        try:
+            answer = await self.commands.handle(event, conversation, lambda: waiting() > 0)
         except CommandError as error:
             answer = f"Cannot do that: {error}"
         await self.adapters[event.channel.platform].send_notice(

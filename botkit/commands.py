@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from botkit.events import CommandEvent, Permission
 from botkit.memory.provider import describe_age
 from botkit.memory.records import Scope
 from botkit.memory.service import Forgotten, MemoryService
-from botkit.pack_install import PackError, PackInstaller
-from botkit.scheduler.catalog import POLICY_SUMMARIES
+from botkit.pack_install import PackError, PackInstaller, is_local_source
+from botkit.policy_catalog import POLICY_SUMMARIES
 
 __all__ = [
     "COMMANDS",
@@ -23,8 +24,11 @@ __all__ = [
     "CommandService",
     "CommandSpec",
     "PackControl",
+    "is_owner",
     "may_change_packs",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
@@ -85,22 +89,36 @@ _MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 Interrupted = Callable[[], bool]
 StatusLines = Callable[[Conversation], Awaitable[list[str]]]
 PACK_ACTIONS = ("list", "install", "update", "remove")
+MAX_ANSWER_LINES = 25
+"""The most lines a command's answer or error posts to a channel; the rest goes to the log."""
 
 
 @dataclass(frozen=True, slots=True)
 class PackControl:
     """What ``/pack`` works with: the installer, who may change packs, and what to call after
-    a change (it reloads the characters and returns any problems loading them)."""
+    a change (it reloads the characters and returns any problems loading them). ``owners``
+    are the configured owners (``platform:user-id``) besides the console's user."""
 
     installer: PackInstaller
     installers: frozenset[str]
     changed: Callable[[], Awaitable[list[str]]]
+    owners: frozenset[str] = frozenset()
 
 
-def may_change_packs(event: CommandEvent, installers: frozenset[str]) -> bool:
+def is_owner(event: CommandEvent, owners: frozenset[str]) -> bool:
+    """Whether the caller is the bot's owner: the adapter says so (the console's user), or
+    ``platform:user-id`` is among the configured ``owners``."""
+    if Permission.OWNER & event.permissions:
+        return True
+    return f"{event.channel.platform}:{event.author.id}" in owners
+
+
+def may_change_packs(
+    event: CommandEvent, installers: frozenset[str], owners: frozenset[str] = frozenset()
+) -> bool:
     """Whether the caller may install, update or remove packs: the bot's owner, or a
     ``platform:user-id`` (or ``platform:*``) entry of ``packs.installers``."""
-    if Permission.OWNER & event.permissions:
+    if is_owner(event, owners):
         return True
     platform = event.channel.platform
     return bool({f"{platform}:{event.author.id}", f"{platform}:*"} & installers)
@@ -129,9 +147,19 @@ class CommandService:
     ) -> str:
         """Run ``event``; the answer is empty when the command's effect speaks for itself.
 
+        Answers and errors are cut to :data:`MAX_ANSWER_LINES` lines for the channel.
+
         Raises:
             CommandError: the command is unknown, malformed, or the caller lacks permission.
         """
+        try:
+            return _bounded(await self._run(event, conversation, interrupted))
+        except CommandError as error:
+            raise CommandError(_bounded(str(error))) from error
+
+    async def _run(
+        self, event: CommandEvent, conversation: Conversation, interrupted: Interrupted
+    ) -> str:
         name = _ALIASES.get(event.name.lower(), event.name.lower())
         spec = _SPECS.get(name)
         if spec is None:
@@ -313,12 +341,18 @@ class CommandService:
                 if not installed:
                     return "No packs are installed; /pack install <source>[@ref] adds one."
                 return "\n".join(entry.describe() for entry in installed)
-            if not may_change_packs(event, control.installers):
+            if not may_change_packs(event, control.installers, control.owners):
                 raise CommandError(
                     f"/pack {action} is only for the bot's owner and the users listed in "
                     "packs.installers in the config"
                 )
             target = event.args[1]
+            local = action == "install" and is_local_source(target)
+            if local and not is_owner(event, control.owners):
+                raise CommandError(
+                    "/pack install from a folder or repository on this machine is only for "
+                    "the bot's owner (owners in the config); others install from a git URL"
+                )
             if action == "install":
                 done = [(await installer.install(target)).describe()]
             elif action == "update":
@@ -354,6 +388,16 @@ class CommandService:
                 f"  {r.score:.2f} [{describe_age(m.time, now)}] {m.speaker_name}: {m.text}"
             )
         return "\n".join(lines)
+
+
+def _bounded(text: str) -> str:
+    """``text`` cut to :data:`MAX_ANSWER_LINES` lines, saying how many more the log holds."""
+    lines = text.splitlines()
+    if len(lines) <= MAX_ANSWER_LINES:
+        return text
+    log.debug("command answer in full:\n%s", text)
+    kept = lines[: MAX_ANSWER_LINES - 1]
+    return "\n".join([*kept, f"… and {len(lines) - len(kept):,} more lines (in the debug log)"])
 
 
 def _counted(done: Forgotten) -> str:

@@ -11,10 +11,14 @@ from typing import Any
 
 import yaml
 
+from botkit.adapter_lookup import adapter_factory, adapter_options
+from botkit.backends.options import BACKEND_OPTIONS
+from botkit.characters.yaml_limits import YamlTooLargeError, load_yaml, read_yaml_text
 from botkit.conversation import ConversationSettings
 from botkit.memory.ranking import RankingWeights
 from botkit.memory.settings import MemorySettings
-from botkit.scheduler.catalog import POLICY_SUMMARIES
+from botkit.options import check_options
+from botkit.policy_catalog import POLICY_SUMMARIES
 
 __all__ = [
     "BackendConfig",
@@ -37,7 +41,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str], source: str = "config") -> None:
         self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
 
 
 class Secret(str):
@@ -86,6 +90,9 @@ class Config:
     pack_installers: frozenset[str] = frozenset()
     """Who may install, update and remove packs through chat commands: ``platform:user-id``
     or ``platform:*`` (the bot's owner, such as the console's user, always may)."""
+    owners: frozenset[str] = frozenset()
+    """The bot's owners besides the console's user, as ``platform:user-id``: they alone may
+    install packs from folders and repositories on this machine."""
     backends: Mapping[str, BackendConfig] = field(
         default_factory=lambda: {"local": BackendConfig("local", "llamacpp")}
     )
@@ -112,9 +119,13 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         ConfigError: the file is unreadable, not YAML, or has invalid settings.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_yaml_text(path))
     except OSError as error:
         raise ConfigError([f"cannot read: {error.strerror}"], str(path)) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"not UTF-8 text (byte {error.start})"], str(path)) from error
+    except YamlTooLargeError as error:
+        raise ConfigError([str(error)], str(path)) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
@@ -205,6 +216,7 @@ class _Checker:
             data,
             {
                 "data_dir",
+                "owners",
                 "packs",
                 "backends",
                 "default_backend",
@@ -229,10 +241,13 @@ class _Checker:
         for name, options in adapters.items():
             if options is not None and not isinstance(options, dict):
                 self.problems.append(f"adapters.{name}: expected a mapping of options")
+            else:
+                self.adapter(str(name), options or {})
         return Config(
             data_dir=(base / str(data_dir)).expanduser() if data_dir else default_data_dir(),
             packs=tuple((base / p).expanduser() for p in packs),
             pack_installers=installers,
+            owners=self.owners(data.get("owners", [])),
             backends=backends,
             default_backend=str(default_backend),
             conversation=self.conversation(self.section(data, "conversation", "conversation")),
@@ -241,6 +256,17 @@ class _Checker:
             reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
             memory=self.memory(self.section(data, "memory", "memory")),
         )
+
+    def adapter(self, name: str, options: Mapping[str, Any]) -> None:
+        """Check ``adapters.NAME``: an installed adapter, and the options it declares."""
+        try:
+            factory = adapter_factory(name, options)
+        except LookupError as error:
+            self.problems.append(f"adapters.{name}: {error}")
+            return
+        table = adapter_options(factory)
+        if table is not None:
+            self.problems += check_options(options, table, f"adapters.{name}", what=name)
 
     def packs(self, data: object) -> tuple[list[str], frozenset[str]]:
         """Pack folders and pack installers: a list of folders, or a mapping of both."""
@@ -262,6 +288,26 @@ class _Checker:
             installers = []
         return folders, frozenset(installers)
 
+    def url(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        """An optional http(s) URL setting."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            self.problems.append(f"{path}.{key}: expected an http:// or https:// URL")
+            return None
+        return value
+
+    def owners(self, data: object) -> frozenset[str]:
+        """``owners``: platform:user-id entries (no wildcard: an owner is one person)."""
+        if not isinstance(data, list) or not all(
+            isinstance(entry, str) and _INSTALLER.match(entry) and not entry.endswith(":*")
+            for entry in data
+        ):
+            self.problems.append("owners: expected a list of platform:user-id entries")
+            return frozenset()
+        return frozenset(data)
+
     def backends(self, data: dict[str, Any]) -> dict[str, BackendConfig]:
         if not data:
             return {"local": BackendConfig("local", "llamacpp")}
@@ -276,11 +322,10 @@ class _Checker:
             if kind not in BACKEND_TYPES:
                 self.problems.append(f"{path}.type: expected one of {', '.join(BACKEND_TYPES)}")
                 continue
-            if kind == "openai":
-                for required in ("base_url", "model"):
-                    if not options.get(required):
-                        self.problems.append(f"{path}.{required}: required for an openai backend")
             fallback = options.pop("fallback", None)
+            self.problems += check_options(
+                options, BACKEND_OPTIONS[kind], path, what=f"an {kind} backend"
+            )
             found[name] = BackendConfig(name, kind, options, fallback)
         for backend in found.values():
             if backend.fallback is not None and backend.fallback not in found:
@@ -292,7 +337,17 @@ class _Checker:
     def conversation(self, data: dict[str, Any]) -> ConversationSettings:
         self.unknown(
             data,
-            {"max_hops", "turn_budget", "history_turns", "max_message_chars", "cast", "max_cast"},
+            {
+                "max_hops",
+                "turn_budget",
+                "history_turns",
+                "max_message_chars",
+                "max_reply_chars",
+                "cast",
+                "max_cast",
+                "max_queued",
+                "avatar_base_url",
+            },
             "conversation",
         )
         cast = data.get("cast", [])
@@ -306,8 +361,13 @@ class _Checker:
             max_message_chars=self.number(
                 data, "max_message_chars", "conversation", 4000, 100, 100_000
             ),
+            max_reply_chars=self.number(
+                data, "max_reply_chars", "conversation", 16_000, 100, 1_000_000
+            ),
             default_cast=tuple(cast),
             max_cast=self.number(data, "max_cast", "conversation", 8, 1, 25),
+            max_queued=self.number(data, "max_queued", "conversation", 100, 1, 10_000),
+            avatar_base_url=self.url(data, "avatar_base_url", "conversation"),
         )
 
     def scheduler(self, data: dict[str, Any]) -> SchedulerConfig:
@@ -360,10 +420,13 @@ class _Checker:
                 "enabled",
                 "share",
                 "recall",
+                "recall_budget_ms",
                 "candidates",
                 "min_similarity",
                 "weights",
-                "notes_every",
+                "observations",
+                "observe_quiet_minutes",
+                "observe_every",
                 "flush_seconds",
                 "embeddings",
                 "chroma",
@@ -382,14 +445,26 @@ class _Checker:
             enabled=enabled,
             share=share,
             recall=self.number(data, "recall", path, 6, 0, 100),
+            recall_budget_ms=self.fraction(data, "recall_budget_ms", path, 300.0),
             candidates=self.number(data, "candidates", path, 40, 1, 1000),
             min_similarity=self.fraction(data, "min_similarity", path, 0.2),
             weights=self.weights(self.section(data, "weights", "memory.weights")),
-            notes_every=self.number(data, "notes_every", path, 0, 0, 10_000),
+            observations=self.observations(data.get("observations", "auto")),
+            observe_quiet_minutes=self.fraction(data, "observe_quiet_minutes", path, 30.0),
+            observe_every=self.number(data, "observe_every", path, 40, 1, 10_000),
             flush_seconds=self.fraction(data, "flush_seconds", path, 30.0),
             embeddings=self.embeddings(self.section(data, "embeddings", "memory.embeddings")),
             chroma=self.chroma(self.section(data, "chroma", "memory.chroma")),
         )
+
+    def observations(self, value: object) -> str:
+        """``memory.observations`` as ``on``, ``off`` or ``auto`` (YAML's true/false too)."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if value in ("on", "off", "auto"):
+            return str(value)
+        self.problems.append("memory.observations: expected on, off or auto")
+        return "auto"
 
     def weights(self, data: dict[str, Any]) -> RankingWeights:
         path = "memory.weights"

@@ -13,7 +13,14 @@ from botkit.lore.macros import expand_macros, user_name
 from botkit.lore.model import LoreEntry
 from botkit.transcript import Turn
 
-__all__ = ["ContextProvider", "ContextRequest", "KnowledgeProvider", "LoreSource"]
+__all__ = [
+    "ContextProvider",
+    "ContextRequest",
+    "KnowledgeProvider",
+    "LoreSource",
+    "Recollection",
+    "Snippet",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +32,33 @@ class ContextRequest:
     transcript: Sequence[Turn]
 
 
-@runtime_checkable
-class ContextProvider(Protocol):
-    """Adds snippets (lore, memories) to the context slot of the speaker's prompt.
+@dataclass(frozen=True, slots=True)
+class Recollection:
+    """Something from an earlier conversation that the speaker remembers.
 
-    Snippets come back most important first; the prompt keeps as many as fit its budget.
+    Its words are people's, not the operator's, so prompts show it as quoted conversation
+    and never among the instructions. ``speaker`` is who said it (empty for a note written
+    about a conversation); ``when`` says when, in words.
     """
 
-    async def retrieve(self, request: ContextRequest) -> list[str]:
+    text: str
+    speaker: str = ""
+    when: str = ""
+
+
+Snippet = str | Recollection
+"""A piece of context: the provider's own text (part of the instructions) or a recollection."""
+
+
+@runtime_checkable
+class ContextProvider(Protocol):
+    """Adds snippets (knowledge, memories) to the context of the speaker's prompt.
+
+    Snippets come back most important first; the prompt keeps as many as fit its budget.
+    Text people wrote must come back as a :class:`Recollection`, never as a plain string.
+    """
+
+    async def retrieve(self, request: ContextRequest) -> Sequence[Snippet]:
         """Snippets worth showing the speaker before its next reply."""
         ...
 

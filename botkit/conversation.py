@@ -8,28 +8,36 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from botkit.adapter import Adapter
 from botkit.backends.base import BackendError, ChatRequest
 from botkit.backends.registry import BackendSet
+from botkit.chain import ChainProgress
 from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
-from botkit.context import ContextProvider, ContextRequest, LoreSource
+from botkit.context import ContextProvider, ContextRequest, LoreSource, Snippet
 from botkit.events import ChannelKey, Identity, MessageEvent
 from botkit.lore.model import LoreEntry
 from botkit.reply_filter import ReplyFilter
+from botkit.scheduler.address import addressed
 from botkit.scheduler.base import Decision, TurnContext
 from botkit.scheduler.compose import ComposedScheduler
 from botkit.store import Store
 from botkit.transcript import Turn
 
-__all__ = ["Conversation", "ConversationSettings", "identity_of"]
+__all__ = ["Conversation", "ConversationSettings", "avatar_url", "identity_of"]
 
 log = logging.getLogger(__name__)
 
 SCENE_KEY = "scene"
 POLICY_KEY = "policy"
 MUTED_KEY = "muted"
+NO_REPLY_NOTICE = "{name} could not reply just now."
+"""What a channel is told when a backend fails: no internals, which go to the log."""
+BURST = 3
+"""Newer human messages waiting behind one that make it part of a burst answered at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +52,35 @@ class ConversationSettings:
     """Recent turns kept in memory and offered to the prompt (which keeps what fits)."""
     max_message_chars: int = 4000
     """Longer incoming messages are stored whole but shortened in prompts."""
+    max_reply_chars: int = 16_000
+    """A character's reply is cut here (at its last full sentence), and the cut logged."""
     default_cast: tuple[str, ...] = ()
     max_cast: int = 8
+    max_queued: int = 100
+    """Messages of a channel waiting in memory; under a flood the rest wait in the store."""
+    avatar_base_url: str | None = None
+    """Where the packs' images are served: an avatar given as a file in a pack is shown
+    from this URL plus its path (platforms take avatars as URLs only)."""
 
 
-def identity_of(character: Character) -> Identity:
-    """How ``character`` appears on platforms."""
-    return Identity(character.id, character.name, character.avatar, character.color)
+def identity_of(character: Character, avatar_base_url: str | None = None) -> Identity:
+    """How ``character`` appears on platforms: its avatar as a URL, or none."""
+    return Identity(
+        character.id, character.name, avatar_url(character.avatar, avatar_base_url), character.color
+    )
+
+
+def avatar_url(avatar: str | None, base_url: str | None) -> str | None:
+    """The URL platforms show for ``avatar``: an http(s) URL as it is, a file in a pack
+    under ``base_url``, None for a file when no base is configured (or another scheme)."""
+    if not avatar:
+        return None
+    if "://" in avatar:
+        return avatar if avatar.startswith(("http://", "https://")) else None
+    path = PurePosixPath(avatar)
+    if not base_url or path.is_absolute() or ".." in path.parts:
+        return None
+    return f"{base_url.rstrip('/')}/{quote(path.as_posix())}"
 
 
 class Conversation:
@@ -81,6 +111,10 @@ class Conversation:
         self.scene: str = ""
         self.policy: str = scheduler.default
         self.muted: frozenset[str] = frozenset()
+        self._owed: list[str] = []
+        """Characters spoken to in messages that got no reply of their own yet."""
+        self._current: str | None = None
+        """The id of the message answered last (or now), kept when the turns are re-read."""
 
     async def load(self) -> None:
         """Read the cast, scene and recent turns from the store (once, before first use)."""
@@ -100,7 +134,9 @@ class Conversation:
         """Re-read the recent turns from the store (after some were forgotten)."""
         self._turns.clear()
         self._turns.extend(
-            await self._store.recent_turns(self.channel, self._settings.history_turns)
+            await self._store.conversation_turns(
+                self.channel, self._settings.history_turns, including=self._current
+            )
         )
 
     @property
@@ -150,9 +186,25 @@ class Conversation:
         self.muted = frozenset(character_ids)
 
     async def on_message(
-        self, event: MessageEvent, *, interrupted: Callable[[], bool] = lambda: False
+        self, event: MessageEvent, *, waiting: Callable[[], int] = lambda: 0
     ) -> None:
-        """Take a human's message (already stored) and let the cast answer it."""
+        """Take a human's message (already stored) and let the cast answer it.
+
+        ``waiting`` tells how many human messages wait behind this one. With
+        :data:`BURST` or more, this one is kept in the transcript but answered together
+        with the newer ones, so a flood is answered in bulk rather than message by message.
+        """
+        self._current = event.message_id
+        progress = await self._store.progress_of(event.event_id)
+        if progress is not None:
+            log.info("%s: resuming the answers to %s", self.channel, event.message_id)
+            await self._play(
+                Decision(progress.speakers, "resumed"),
+                interrupted=lambda: waiting() > 0,
+                reply_to=progress.reply_to,
+                resume=progress,
+            )
+            return
         text = event.text.strip()
         if len(text) > self._settings.max_message_chars:
             text = text[: self._settings.max_message_chars] + " …"
@@ -173,20 +225,53 @@ class Conversation:
             if event.reply_to
             else None
         )
-        decision = await self._scheduler.decide(
-            TurnContext(
-                cast=self.cast,
-                transcript=self.turns,
-                trigger=turn,
-                hops=0,
-                mentions=event.mentions,
-                reply_to_character=replied,
-                policy=self.policy,
-                muted=self.muted,
-            )
+        context = TurnContext(
+            cast=self.cast,
+            transcript=self.turns,
+            trigger=turn,
+            hops=0,
+            mentions=event.mentions,
+            reply_to_character=replied,
+            policy=self.policy,
+            muted=self.muted,
         )
+        spoken_to = addressed(context)
+        if waiting() >= BURST:
+            self._owe(spoken_to)
+            log.debug("%s: %s is answered with the newer messages", self.channel, event.message_id)
+            return
+        carried = [cid for cid in self._owed if cid not in spoken_to]
+        decision = self._with_owed(await self._scheduler.decide(context))
         log.debug("%s: %s (%s)", self.channel, decision.speakers or "nobody", decision.reason)
-        await self._play(decision, interrupted=interrupted, reply_to=event.message_id)
+        await self._play(
+            decision,
+            interrupted=lambda: waiting() > 0,
+            reply_to=event.message_id,
+            owed=[*spoken_to, *carried],
+            event_id=event.event_id,
+        )
+
+    def _owe(self, character_ids: Sequence[str]) -> None:
+        """Remember characters spoken to whose answer has to wait for a newer message."""
+        self._owed += [cid for cid in character_ids if cid not in self._owed]
+
+    def _with_owed(self, decision: Decision) -> Decision:
+        """``decision`` followed by the characters still owed an answer (present, not muted).
+
+        A burst of messages is answered once, after its newest: the characters spoken to
+        in the earlier ones answer then, after those the newest one chose.
+        """
+        owed = [
+            cid
+            for cid in self._owed
+            if cid in self._cast and cid not in self.muted and cid not in decision.speakers
+        ]
+        self._owed = []
+        if not owed:
+            return decision
+        return Decision(
+            (*decision.speakers, *owed), f"{decision.reason}; spoken to before: {', '.join(owed)}"
+        )
 
     async def speak_now(
         self, character: Character, *, interrupted: Callable[[], bool] = lambda: False
@@ -203,52 +288,64 @@ class Conversation:
                 await self._deliver(character, _single(character.greeting), reply_to=None)
 
     async def _play(
-        self, decision: Decision, *, interrupted: Callable[[], bool], reply_to: str | None
+        self,
+        decision: Decision,
+        *,
+        interrupted: Callable[[], bool],
+        reply_to: str | None,
+        owed: Sequence[str] = (),
+        event_id: str | None = None,
+        resume: ChainProgress | None = None,
     ) -> bool:
         """Run ``decision`` and the bounded chain of character follow-ups it starts.
 
         The first speaker always answers; once a human message is waiting, nobody else
-        speaks, so the channel moves on to the human. The chain ends after ``max_hops``
-        follow-ups or ``turn_budget`` character turns, whichever comes first.
+        speaks, so the channel moves on to the human, and those of ``owed`` (the
+        characters the message spoke to, and those still owed an answer from earlier
+        messages) who did not answer yet answer after it. The
+        chain ends after ``max_hops`` follow-ups or ``turn_budget`` character turns,
+        whichever comes first. When answering the delivery ``event_id``, the chain's
+        progress is stored with each turn; ``resume`` continues from such progress.
         """
         settings = self._settings
-        spoke = False
-        turns = 0
-        follow_ups = 0
-        cue: str | None = None
-        speakers = decision.speakers
-        while speakers:
-            for speaker_id in speakers:
+        state = resume or ChainProgress(
+            event_id, decision.speakers, reply_to=reply_to, owed=tuple(owed)
+        )
+        while state.speakers:
+            while (speaker_id := state.next_speaker) is not None:
                 character = self._characters.get(speaker_id)
-                if character is None or (interrupted() and turns > 0):
-                    return spoke
-                if turns >= settings.turn_budget:
+                if character is None or (interrupted() and state.turns > 0):
+                    self._owe([cid for cid in state.speakers[state.done :] if cid in state.owed])
+                    return state.spoke
+                if state.turns >= settings.turn_budget:
                     log.debug("%s: turn budget of %d spent", self.channel, settings.turn_budget)
-                    return spoke
-                turns += 1
-                said, cue = await self._speak(character, reply_to=reply_to)
-                spoke = said or spoke
-            if follow_ups >= settings.max_hops or turns >= settings.turn_budget or interrupted():
-                return spoke
+                    return state.spoke
+                state = await self._speak(character, state)
+            if (
+                state.follow_ups >= settings.max_hops
+                or state.turns >= settings.turn_budget
+                or interrupted()
+            ):
+                return state.spoke
             last = self._turns[-1]
             if not last.is_character:
-                return spoke
+                return state.spoke
             follow = await self._scheduler.decide(
                 TurnContext(
                     cast=self.cast,
                     transcript=self.turns,
                     trigger=last,
                     hops=self._hops(),
-                    cued=cue,
+                    cued=state.cue,
                     policy=self.policy,
                     muted=self.muted,
                 )
             )
             log.debug("%s: then %s (%s)", self.channel, follow.speakers or "nobody", follow.reason)
-            speakers = follow.speakers[: settings.max_hops - follow_ups]
-            follow_ups += len(speakers)
-            reply_to = last.message_id
-        return spoke
+            state = state.next_round(
+                follow.speakers[: settings.max_hops - state.follow_ups], reply_to=last.message_id
+            )
+        return state.spoke
 
     def _hops(self) -> int:
         hops = 0
@@ -258,13 +355,12 @@ class Conversation:
             hops += 1
         return hops
 
-    async def _speak(
-        self, character: Character, *, reply_to: str | None
-    ) -> tuple[bool, str | None]:
-        """Let ``character`` reply; whether it said anything, and whom it began to speak for.
+    async def _speak(self, character: Character, state: ChainProgress) -> ChainProgress:
+        """Let ``character`` take its turn in the chain at ``state``; the chain's progress after.
 
-        The second is the id of the cast member whose line the model started to write
-        (the reply is cut there), so the scheduler can let that character speak next.
+        The progress says whether it said anything, and whom it began to speak for: the
+        cast member whose line the model started to write (the reply is cut there), so the
+        scheduler can let that character speak next.
         """
         backend = self._backends.for_character(character)
         sampling = self._backends.sampling_for(character)
@@ -283,20 +379,36 @@ class Conversation:
         request = ChatRequest(
             prompt.messages, replace(sampling, stop=stops), prefix=f"{character.name}:"
         )
-        reply = ReplyFilter(speaker=character.name, others=participants)
+        reply = ReplyFilter(
+            speaker=character.name,
+            others=participants,
+            max_chars=self._settings.max_reply_chars,
+        )
+
+        def after(said: bool) -> ChainProgress:
+            cued = next((c.id for c in self.cast if c.name == reply.interrupted_by), None)
+            return state.after_turn(said=said, cue=cued if cued != character.id else None)
+
         try:
             said = await self._deliver(
-                character, reply.filter(backend.stream(request)), reply_to=reply_to
+                character,
+                reply.filter(backend.stream(request)),
+                reply_to=state.reply_to,
+                progress=None if state.event_id is None else lambda: after(True),
             )
         except BackendError as error:
             log.warning("%s: %s could not reply: %s", self.channel, character.name, error)
             log.debug("backend failure", exc_info=True)
             await self._adapter.send_notice(
-                channel=self.channel, text=f"{character.name} could not reply: {error}"
+                channel=self.channel, text=NO_REPLY_NOTICE.format(name=character.name)
             )
-            return False, None
-        cued = next((c.id for c in self.cast if c.name == reply.interrupted_by), None)
-        return said, cued if cued != character.id else None
+            said = False
+            done = state.after_turn(said=False, cue=None)
+        else:
+            done = after(said)
+        if not said and done.event_id is not None:
+            await self._store.save_progress(done)
+        return done
 
     async def _deliver(
         self,
@@ -304,8 +416,12 @@ class Conversation:
         fragments: AsyncIterator[str],
         *,
         reply_to: str | None,
+        progress: Callable[[], ChainProgress] | None = None,
     ) -> bool:
-        """Post a reply as ``character`` and record it; False when nothing was said."""
+        """Post a reply as ``character`` and record it; False when nothing was said.
+
+        ``progress`` gives the chain's progress after this reply, recorded with it.
+        """
         collected: list[str] = []
 
         async def tee() -> AsyncIterator[str]:
@@ -315,7 +431,7 @@ class Conversation:
 
         message_id = await self._adapter.send_reply(
             channel=self.channel,
-            identity=identity_of(character),
+            identity=identity_of(character, self._settings.avatar_base_url),
             fragments=tee(),
             reply_to=reply_to,
         )
@@ -332,11 +448,12 @@ class Conversation:
             message_id=message_id,
             reply_to=reply_to,
             time=now,
+            progress=None if progress is None else progress(),
         )
         self._turns.append(Turn(character.id, character.name, text, True, now, message_id))
         return True
 
-    async def _context(self, character: Character) -> tuple[list[str], list[LoreEntry]]:
+    async def _context(self, character: Character) -> tuple[list[Snippet], list[LoreEntry]]:
         """The context snippets for ``character``'s prompt, and the lore found by meaning."""
         request = ContextRequest(speaker=character, channel=self.channel, transcript=self.turns)
         sources = [p for p in self._providers if isinstance(p, LoreSource)]
@@ -344,7 +461,7 @@ class Conversation:
             asyncio.gather(*(p.retrieve(request) for p in self._providers)),
             asyncio.gather(*(s.find_lore(request) for s in sources)),
         )
-        snippets = [f"Scene: {self.scene}"] if self.scene else []
+        snippets: list[Snippet] = [f"Scene: {self.scene}"] if self.scene else []
         for batch in found:
             snippets.extend(batch)
         lore = [entry for batch in lore_found for entry in batch]

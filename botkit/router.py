@@ -1,10 +1,16 @@
-"""Routing events: drop redeliveries, then queue per channel so each channel stays in order."""
+"""Routing events: drop redeliveries, then queue per channel so each channel stays in order.
+
+A channel's queue in memory is bounded: under a flood, messages beyond the bound wait in
+the store (where every accepted message is kept anyway) and join the queue, oldest first,
+as it empties.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from botkit.events import ChannelKey, Event, MessageEvent
 from botkit.store import EventStatus, Store
@@ -13,8 +19,11 @@ __all__ = ["ChannelHandler", "Router"]
 
 log = logging.getLogger(__name__)
 
-ChannelHandler = Callable[[Event, Callable[[], bool]], Awaitable[None]]
-"""Handles one event of a channel; the callable tells whether a human message is waiting."""
+ChannelHandler = Callable[[Event, Callable[[], int]], Awaitable[None]]
+"""Handles one event of a channel; the callable tells how many human messages wait behind it
+(in the queue, or in the store while the channel is flooded)."""
+FloodHandler = Callable[[ChannelKey], Coroutine[Any, Any, None]]
+"""Told when a channel's queue first fills up, e.g. to post a notice there."""
 
 
 class _ChannelWorker:
@@ -25,6 +34,14 @@ class _ChannelWorker:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.waiting_humans = 0
         self.task: asyncio.Task[None] | None = None
+        self.overflowing = False
+        """Messages of this channel wait in the store, not in the queue."""
+        self.diverted = 0
+        """Messages sent to the store instead of the queue, ever (to see new ones)."""
+        self.refilled: set[str] = set()
+        """Event ids taken back from the store in this flood, each taken once."""
+        self.in_store = 0
+        """Messages of this flood still waiting in the store."""
 
     def put(self, event: Event) -> None:
         if _is_human_message(event):
@@ -52,6 +69,9 @@ class Router:
     (a platform redelivery) is dropped; one that was stored but never finished (the process
     died) is handled again. Inside a channel events run strictly in order; channels run
     concurrently, so a slow channel never delays another. Workers retire when idle.
+
+    At most ``max_queued`` messages of a channel wait in memory; the others wait in the
+    store until the queue has room, and ``on_flood`` hears of it once per flood.
     """
 
     def __init__(
@@ -60,10 +80,15 @@ class Router:
         store: Store,
         handler: ChannelHandler,
         idle_seconds: float = 300.0,
+        max_queued: int = 100,
+        on_flood: FloodHandler | None = None,
     ) -> None:
         self._store = store
         self._handler = handler
         self._idle_seconds = idle_seconds
+        self._max_queued = max_queued
+        self._on_flood = on_flood
+        self._flood_notices: set[asyncio.Task[None]] = set()
         self._workers: dict[ChannelKey, _ChannelWorker] = {}
         self._inflight: set[str] = set()
         self._inflight_messages: set[tuple[ChannelKey, str]] = set()
@@ -75,6 +100,11 @@ class Router:
     def active_channels(self) -> int:
         """Channels with a running worker."""
         return len(self._workers)
+
+    @property
+    def queued(self) -> int:
+        """Events waiting in memory, all channels together."""
+        return sum(worker.queue.qsize() for worker in self._workers.values())
 
     async def ingest(self, event: Event) -> None:
         """Accept an event from an adapter: store, de-duplicate, and queue it."""
@@ -102,7 +132,7 @@ class Router:
         pending = await self._store.unfinished_messages()
         for event in pending:
             if event.event_id not in self._inflight:
-                self._enqueue(event)
+                self._enqueue(event, notify=False)
         if pending:
             log.info("resuming %d message(s) left unanswered by the last run", len(pending))
         return len(pending)
@@ -115,6 +145,7 @@ class Router:
         """Stop every worker; events still queued stay pending in the store for recovery."""
         self._closed = True
         tasks = [w.task for w in self._workers.values() if w.task is not None]
+        tasks += self._flood_notices
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -123,7 +154,7 @@ class Router:
         self._inflight_messages.clear()
         self._idle.set()
 
-    def _enqueue(self, event: Event) -> None:
+    def _enqueue(self, event: Event, *, notify: bool = True) -> None:
         worker = self._workers.get(event.channel)
         if worker is None:
             worker = _ChannelWorker(event.channel)
@@ -131,14 +162,61 @@ class Router:
                 self._run(worker), name=f"botkit: channel {event.channel}"
             )
             self._workers[event.channel] = worker
+        if isinstance(event, MessageEvent) and (
+            worker.overflowing or worker.queue.qsize() >= self._max_queued
+        ):
+            self._divert(worker, notify=notify)
+            return
         self._inflight.add(event.event_id)
         if isinstance(event, MessageEvent):
             self._inflight_messages.add(_message_key(event))
         self._idle.clear()
         worker.put(event)
 
+    def _divert(self, worker: _ChannelWorker, *, notify: bool) -> None:
+        """Leave a stored message in the store: the channel's queue is full."""
+        worker.diverted += 1
+        worker.in_store += 1
+        if worker.overflowing:
+            return
+        worker.overflowing = True
+        self._idle.clear()
+        log.warning(
+            "%s: more than %d messages waiting; the rest wait in the store",
+            worker.channel,
+            self._max_queued,
+        )
+        if notify and self._on_flood is not None:
+            task = asyncio.create_task(self._on_flood(worker.channel))
+            self._flood_notices.add(task)
+            task.add_done_callback(self._flood_notices.discard)
+
+    async def _refill(self, worker: _ChannelWorker) -> None:
+        """Queue the oldest messages waiting in the store, up to the bound."""
+        diverted = worker.diverted
+        waiting = await self._store.unfinished_messages(worker.channel, limit=self._max_queued)
+        taken = self._inflight | worker.refilled
+        fresh = [e for e in waiting if e.event_id not in taken]
+        if not fresh and diverted == worker.diverted:
+            worker.overflowing = False
+            worker.refilled.clear()
+            worker.in_store = 0
+            log.info("%s: caught up with the messages that waited in the store", worker.channel)
+            return
+        worker.in_store = max(0, worker.in_store - len(fresh))
+        for event in fresh:
+            worker.refilled.add(event.event_id)
+            self._inflight.add(event.event_id)
+            self._inflight_messages.add(_message_key(event))
+            worker.put(event)
+
     async def _run(self, worker: _ChannelWorker) -> None:
         while True:
+            if worker.overflowing and worker.queue.empty():
+                await self._refill(worker)
+                if worker.queue.empty():
+                    self._set_idle_if_done()
+                    continue
             try:
                 event = await asyncio.wait_for(worker.queue.get(), timeout=self._idle_seconds)
             except TimeoutError:
@@ -153,14 +231,21 @@ class Router:
                 self._inflight.discard(event.event_id)
                 if isinstance(event, MessageEvent):
                     self._inflight_messages.discard(_message_key(event))
-                if not self._inflight:
-                    self._idle.set()
+                self._set_idle_if_done()
+
+    def _waiting(self, worker: _ChannelWorker) -> int:
+        """Human messages waiting in ``worker``'s channel, queued or in the store."""
+        return worker.waiting_humans + worker.in_store
+
+    def _set_idle_if_done(self) -> None:
+        if not self._inflight and not any(w.overflowing for w in self._workers.values()):
+            self._idle.set()
 
     async def _handle(self, event: Event, worker: _ChannelWorker) -> None:
         """Run the handler; a failure is logged and the event still counts as handled,
         so one bad message cannot wedge its channel or come back after every restart."""
         try:
-            await self._handler(event, lambda: worker.waiting_humans > 0)
+            await self._handler(event, lambda: self._waiting(worker))
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import logging
 import os
+import re
 import shlex
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from botkit.adapters.console.colors import DIM, RESET, ansi_color
 
-from botkit.adapter import AdapterContext, Capabilities, EventSink
+from botkit.adapter import MAX_MESSAGE_CHARS, AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, MessageEvent, Permission
+from botkit.options import Option
 
 __all__ = ["ConsoleAdapter"]
 
@@ -25,6 +28,12 @@ log = logging.getLogger(__name__)
 CHANNEL = ChannelKey("console", "local", "main")
 QUIT = {"/quit", "/exit"}
 DEFAULT_USER_NAME = "Traveller"
+TYPING = "{name} is writing…"
+"""The line a terminal shows while a reply is on its way, until its first words arrive."""
+_CLEAR_LINE = "\r\x1b[K"
+"""Back to the start of the line, and erase it (ANSI)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Bytes of input that are not UTF-8, as Python's ``surrogateescape`` decoding leaves them."""
 
 
 class ConsoleAdapter:
@@ -33,8 +42,18 @@ class ConsoleAdapter:
     Interactive (a TTY): shows the cast, lets it greet, prompts for each line. Scripted
     (stdin is a pipe or file): reads lines, prints replies, and closes at end of input.
     Each line is answered fully before the next is read, as a person would wait.
+
+    Replies stream in as they are generated. When the output is a terminal, a dimmed
+    "Mira is writing…" line shows while a reply is on its way and gives way to the reply
+    when its first words arrive; written to a pipe or file, the output stays plain lines,
+    with no such transient line.
     """
 
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "user_name": Option("text"),
+        "color": Option("flag"),
+    }
+    """What ``adapters.console`` takes; checked with the rest of the config."""
     name = "console"
     capabilities = Capabilities(personas=True, streaming=True, max_text_len=1_000_000)
 
@@ -47,13 +66,20 @@ class ConsoleAdapter:
         stdout: TextIO | None = None,
         interactive: bool | None = None,
         color: bool | None = None,
+        live: bool | None = None,
     ) -> None:
         self._wait_idle = wait_idle
         self._stdin = stdin or sys.stdin
+        if isinstance(self._stdin, io.TextIOWrapper):
+            self._stdin.reconfigure(errors="surrogateescape")
         self._stdout = stdout or sys.stdout
         self._interactive = self._stdin.isatty() if interactive is None else interactive
         self._color = _wants_color(self._stdout) if color is None else color
+        self._live = _is_live(self._stdout) if live is None else live
+        """Whether to show the transient typing line (the output is a capable terminal)."""
         self._user = Author(id="console-user", name=user_name or DEFAULT_USER_NAME)
+        self._run = uuid.uuid4().hex[:12]
+        """Part of every reply id, so that ids never repeat across runs on the same data."""
         self._ids = itertools.count(1)
         self._closed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -91,18 +117,30 @@ class ConsoleAdapter:
         fragments: AsyncIterator[str],
         reply_to: str | None = None,
     ) -> str | None:
-        """Print ``identity``'s name, then the reply as it streams in."""
+        """Print ``identity``'s name, then the reply as it streams in.
+
+        On a live terminal the typing line shows until the first fragment and is erased
+        then, or when the reply ends (or fails) without one.
+        """
+        typing = self._live
+        if typing:
+            self._write(self._paint(TYPING.format(name=identity.name), DIM))
         started = False
         try:
             async for fragment in fragments:
                 if not started:
+                    if typing:
+                        self._write(_CLEAR_LINE)
+                        typing = False
                     self._write(self._paint(identity.name + ":", ansi_color(identity.color)) + " ")
                     started = True
                 self._write(fragment)
         finally:
             if started:
                 self._write("\n")
-        return f"console-{next(self._ids)}" if started else None
+            elif typing:
+                self._write(_CLEAR_LINE)
+        return f"console-{self._run}-{next(self._ids)}" if started else None
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
@@ -122,9 +160,20 @@ class ConsoleAdapter:
             while True:
                 if self._interactive:
                     self._write(self._paint(f"{self._user.name}> ", ansi_color("bright_white")))
-                line = await asyncio.to_thread(self._stdin.readline)
+                line, length = await asyncio.to_thread(self._read_line)
                 if not line:
                     break
+                if length > MAX_MESSAGE_CHARS:
+                    self._refuse_long_line(length)
+                    continue
+                line, replaced = _SURROGATE.subn("\ufffd", line)
+                if replaced:
+                    self._write(
+                        self._paint(
+                            "Part of that line was not UTF-8 text; it shows as \ufffd.", DIM
+                        )
+                        + "\n"
+                    )
                 text = line.strip()
                 if text in QUIT:
                     break
@@ -136,6 +185,30 @@ class ConsoleAdapter:
             log.exception("console input stopped")
         finally:
             self._closed.set()
+
+    def _read_line(self) -> tuple[str, int]:
+        """The next line (at most ``MAX_MESSAGE_CHARS`` of it kept) and its full length."""
+        line = self._stdin.readline(MAX_MESSAGE_CHARS + 1)
+        length = len(line.rstrip("\n"))
+        if length <= MAX_MESSAGE_CHARS:
+            return line, length
+        while not line.endswith("\n"):
+            line = self._stdin.readline(MAX_MESSAGE_CHARS + 1)
+            if not line:
+                break
+            length += len(line.rstrip("\n"))
+        return "\n", length
+
+    def _refuse_long_line(self, length: int) -> None:
+        log.info("console: refused a line of %d characters", length)
+        self._write(
+            self._paint(
+                f"That line has {length:,} characters; a message may have at most "
+                f"{MAX_MESSAGE_CHARS:,}. It was not sent.",
+                DIM,
+            )
+            + "\n"
+        )
 
     def _event(self, text: str) -> MessageEvent | CommandEvent:
         if text.startswith("/") and len(text) > 1:
@@ -170,6 +243,10 @@ class ConsoleAdapter:
     def _write(self, text: str) -> None:
         self._stdout.write(text)
         self._stdout.flush()
+
+
+def _is_live(stream: TextIO) -> bool:
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def _wants_color(stream: TextIO) -> bool:

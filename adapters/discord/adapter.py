@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import discord
 from botkit.adapters.discord.commands import build_command_tree
@@ -14,6 +14,7 @@ from botkit.adapters.discord.translate import channel_key, message_event, webhoo
 from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
+from botkit.options import Option
 
 __all__ = ["DiscordAdapter"]
 
@@ -36,6 +37,16 @@ class DiscordAdapter:
     is edited as it grows; otherwise it is posted once complete.
     """
 
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "token": Option("text", required=True),
+        "allow_bots": Option("flag"),
+        "manage_role": Option("text"),
+        "sync_commands": Option("flag"),
+        "shard_ids": Option("list"),
+        "shard_count": Option("whole", 1),
+        "stream_interval": Option("number", 0, above=True),
+    }
+    """What ``adapters.discord`` takes; checked with the rest of the config."""
     name = "discord"
     capabilities = Capabilities(personas=True, streaming=False, max_text_len=MAX_LENGTH)
 
@@ -298,11 +309,12 @@ class DiscordAdapter:
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
-        """Answer a command as a follow-up to its interaction, or post in the channel."""
+        """Answer a command as a follow-up only its caller sees (as the acknowledgement), or
+        post in the channel when there is no interaction to answer."""
         interaction = self._interactions.pop(command.event_id, None) if command else None
         for piece in split_text(text, MAX_LENGTH):
             if interaction is not None:
-                await interaction.followup.send(piece)
+                await interaction.followup.send(piece, ephemeral=True)
             else:
                 await self._messageable(channel).send(piece)
 

@@ -8,7 +8,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from botkit.scheduler.catalog import POLICY_SUMMARIES
+from botkit.policy_catalog import POLICY_SUMMARIES
 
 __all__ = ["CommandRunner", "build_command_tree"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 from botkit.adapters.slack.translate import channel_key, is_member_message, message_event
@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
+from botkit.options import Option
 
 __all__ = ["SlackAdapter"]
 
@@ -37,6 +38,17 @@ class SlackAdapter:
     are waited out by the Web API client before the same message is sent again.
     """
 
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "bot_token": Option("text", required=True),
+        "signing_secret": Option("text", required=True),
+        "app_token": Option("text"),
+        "host": Option("text"),
+        "port": Option("whole", 0, 65535),
+        "path": Option("text"),
+        "base_url": Option("url"),
+        "admin_user_group": Option("text"),
+    }
+    """What ``adapters.slack`` takes; checked with the rest of the config."""
     name = "slack"
     capabilities = Capabilities(personas=True, streaming=False, max_text_len=MAX_LENGTH)
 

@@ -9,7 +9,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import telegram
 from botkit.adapters.telegram.translate import (
@@ -20,13 +20,14 @@ from botkit.adapters.telegram.translate import (
     message_event,
 )
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
 from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
+from botkit.options import Option
 from botkit.redaction import RedactingFilter
 
 __all__ = ["TelegramAdapter"]
@@ -73,6 +74,13 @@ class TelegramAdapter:
     out and the same message retried (``max_retries`` times at most), never sent twice.
     """
 
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "token": Option("text", required=True),
+        "bots": Option("mapping"),
+        "base_url": Option("url"),
+        "poll_timeout": Option("number", 0),
+    }
+    """What ``adapters.telegram`` takes; checked with the rest of the config."""
     name = "telegram"
     capabilities = Capabilities(personas=False, streaming=False, max_text_len=MAX_LENGTH)
 
@@ -95,7 +103,7 @@ class TelegramAdapter:
         url = base_url or DEFAULT_BASE_URL
         self._poll_timeout = timedelta(seconds=round(poll_timeout))
         self._max_retries = max_retries
-        self._application = ApplicationBuilder().token(token).base_url(url).build()
+        self._application = ApplicationBuilder().token(token).base_url(url).updater(None).build()
         self._application.add_handler(
             CommandHandler(list(COMMANDS), self._on_command, filters.UpdateType.MESSAGE)
         )
@@ -111,6 +119,7 @@ class TelegramAdapter:
         self._bot_characters: dict[str, str] = {}
         self._sink: EventSink | None = None
         self._closed = asyncio.Event()
+        self._polling: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(character_bots={sorted(self._character_bots)!r})"
@@ -140,22 +149,61 @@ class TelegramAdapter:
         return self._application.bot
 
     async def start(self, sink: EventSink) -> None:
-        """Connect every bot, register the command menu and start polling."""
+        """Connect every bot, register the command menu and start polling.
+
+        Raises:
+            ValueError: Telegram rejected a bot token (the setting is named, never the token).
+        """
         self._sink = sink
-        await self._application.initialize()
+        await self._connect(self._application.initialize(), "token")
         for character, bot in self._character_bots.items():
-            await bot.initialize()
+            await self._connect(bot.initialize(), f"bots.{character}")
             self._bot_characters[bot.username.lower()] = character
         await self._shared.set_my_commands(list(COMMANDS.items()))
         await self._application.start()
-        updater = self._application.updater
-        if updater is None:
-            raise RuntimeError("telegram: the application has no updater")
-        await updater.start_polling(
-            timeout=self._poll_timeout,
-            poll_interval=0.0,
-            allowed_updates=[telegram.Update.MESSAGE],
-        )
+        self._polling = asyncio.create_task(self._poll(), name="botkit: telegram polling")
+
+    async def _poll(self) -> None:
+        """Fetch updates and hand each to the handlers, confirming one only once handled.
+
+        Telegram forgets an update once a later ``getUpdates`` asks from past it, so the
+        offset moves past an update only after its message was handed to botkit (which
+        stores it before it returns): a process killed in between is sent the update again
+        on its next start, and botkit drops what it already has.
+        """
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self._shared.get_updates(
+                    offset=offset,
+                    timeout=self._poll_timeout,
+                    allowed_updates=[telegram.Update.MESSAGE],
+                )
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error))
+                continue
+            except TelegramError as error:
+                failures += 1
+                wait = min(30.0, 2.0 ** min(failures, 5))
+                log.warning("telegram: fetching updates failed (%s); again in %.0f s", error, wait)
+                await asyncio.sleep(wait)
+                continue
+            failures = 0
+            for update in updates:
+                await self._application.process_update(update)
+                offset = update.update_id + 1
+
+    async def _connect(self, connecting: Awaitable[None], setting: str) -> None:
+        """Wait for a bot's first answer from Telegram; a refused token names its setting."""
+        try:
+            await connecting
+        except InvalidToken as error:
+            log.debug("telegram: %s", self._redactor.redact(str(error)))
+            raise ValueError(
+                f"Telegram rejected the bot token in adapters.telegram.{setting} "
+                "(revoked or mistyped? BotFather shows the current one)"
+            ) from None
 
     async def wait_closed(self) -> None:
         """Return once stopped."""
@@ -165,9 +213,10 @@ class TelegramAdapter:
         """Stop polling and disconnect every bot (also after a failed start)."""
         if self._closed.is_set():
             return
-        updater = self._application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
         if self._application.running:
             await self._application.stop()
         await self._application.shutdown()

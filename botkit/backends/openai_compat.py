@@ -7,13 +7,13 @@ import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, aclosing
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -30,12 +30,12 @@ from botkit.backends.base import (
     Sampling,
 )
 from botkit.backends.choices import choice_grammar
+from botkit.backends.event_stream import MAX_LINE_BYTES, EventStreamDecoder, LineTooLong
 from botkit.backends.logprobs import TOP_LOGPROBS, first_token_alternatives, score_continuations
+from botkit.backends.options import CHOICE_CONSTRAINTS
 from botkit.tokens import TokenCounter, default_token_counter
 
-__all__ = ["CHOICE_CONSTRAINTS", "OpenAICompatBackend", "Sleep"]
-
-CHOICE_CONSTRAINTS = ("none", "structured_outputs", "grammar")
+__all__ = ["OpenAICompatBackend", "Sleep"]
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,10 @@ _Item = TypeVar("_Item")
 
 _SHOWN_CHARS = 300
 _ERROR_BODY_BYTES = 4096
-_MAX_LINE_BYTES = 1 << 20
 _MIN_SECRET_CHARS = 8
 _RETRY_STATUSES = frozenset({408, 409, 429})
 _RETRY_KINDS: Mapping[int, type[BackendError]] = {408: BackendTimeout, 429: BackendRateLimited}
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 _ERROR_KINDS: Mapping[int, type[BackendError]] = {
     401: BackendAuthError,
     403: BackendAuthError,
@@ -126,6 +124,7 @@ class OpenAICompatBackend:
         self.name = name
         self._choice_constraint = choice_constraint
         self._url = base_url.rstrip("/") + "/chat/completions"
+        self._shown = _masked_url(self._url)
         self._model = model
         self._has_key = bool(api_key)
         self._context_window = context_window
@@ -144,7 +143,7 @@ class OpenAICompatBackend:
         if api_key:
             sent_headers["Authorization"] = f"Bearer {api_key}"
         sent_headers.update({key: f"{value}" for key, value in (headers or {}).items()})
-        self._secrets = _secrets_in(sent_headers)
+        self._secrets = _secrets_in(sent_headers) + _url_secrets(self._url)
         self._client = httpx.AsyncClient(
             headers=sent_headers,
             timeout=httpx.Timeout(
@@ -266,7 +265,7 @@ class OpenAICompatBackend:
                 if not response.is_success:
                     raise await self._status_error(response, str(payload["model"]), deadline)
                 await self._check_event_stream(response, deadline)
-                decoder = _EventStreamDecoder()
+                decoder = EventStreamDecoder()
                 chunks = response.aiter_bytes()
                 while True:
                     async with asyncio.timeout_at(deadline):
@@ -280,10 +279,11 @@ class OpenAICompatBackend:
                         item = None if choice is None else pick(choice)
                         if item is not None:
                             yield item
+                    await asyncio.sleep(0)
                 if not decoder.events:
                     raise self._error(
                         BackendProtocolError,
-                        f"the stream from {self._url} ended without any events; "
+                        f"the stream from {self._shown} ended without any events; "
                         f"received {_sample(bytes(decoder.received))}",
                     )
         except TimeoutError:
@@ -294,11 +294,11 @@ class OpenAICompatBackend:
             raise _Retry(BackendTimeout, self._timeout_reason(error)) from error
         except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
             what = "cannot connect to" if isinstance(error, httpx.ConnectError) else "lost"
-            reason = f"{what} {self._url}: {error or type(error).__name__}"
+            reason = f"{what} {self._shown}: {error or type(error).__name__}"
             raise _Retry(BackendUnavailable, reason) from error
         except httpx.HTTPError as error:
             kind = BackendProtocolError if isinstance(error, httpx.DecodingError) else BackendError
-            reason = f"request to {self._url} failed: {error or type(error).__name__}"
+            reason = f"request to {self._shown} failed: {error or type(error).__name__}"
             raise self._error(kind, reason) from error
 
     async def _status_error(
@@ -317,13 +317,13 @@ class OpenAICompatBackend:
             hint = "check api_key" if self._has_key else "no api_key is configured"
             return self._error(
                 BackendAuthError,
-                f"{self._url} refused the credentials ({hint}): HTTP {status}{said}",
+                f"{self._shown} refused the credentials ({hint}): HTTP {status}{said}",
             )
         if status == 404:
             if "model" in detail.lower():
                 problem = f"the model name {model!r} is probably wrong"
             else:
-                problem = f"the URL {self._url} is probably wrong (check base_url, often …/v1)"
+                problem = f"the URL {self._shown} is probably wrong (check base_url, often …/v1)"
             return self._error(BackendNotFound, f"HTTP 404, {problem}{said}")
         if 300 <= status < 400:
             location = response.headers.get("location", "nowhere")
@@ -344,16 +344,17 @@ class OpenAICompatBackend:
             )
         raise self._error(
             BackendProtocolError,
-            f"expected an event stream from {self._url}, got {media} {_sample(body)}",
+            f"expected an event stream from {self._shown}, got {media} {_sample(body)}",
         )
 
-    def _feed(self, decoder: _EventStreamDecoder, chunk: bytes) -> list[str]:
+    def _feed(self, decoder: EventStreamDecoder, chunk: bytes) -> list[str]:
         try:
             return decoder.feed(chunk)
-        except _LineTooLong:
+        except LineTooLong:
             raise self._error(
                 BackendProtocolError,
-                f"the stream sent a line over {_MAX_LINE_BYTES} bytes: "
+                f"the event stream from {self._shown} sent a line of over {MAX_LINE_BYTES} "
+                f"bytes (not a chat-completion stream); it began "
                 f"{_sample(bytes(decoder.received))}",
             ) from None
 
@@ -397,9 +398,9 @@ class OpenAICompatBackend:
     def _timeout_reason(self, error: httpx.TimeoutException) -> str:
         if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
             return (
-                f"no connection to {self._url} within connect_timeout {self._connect_timeout:g} s"
+                f"no connection to {self._shown} within connect_timeout {self._connect_timeout:g} s"
             )
-        return f"no data from {self._url} for read_timeout {self._read_timeout:g} s"
+        return f"no data from {self._shown} for read_timeout {self._read_timeout:g} s"
 
     def _give_up(self, failure: _Retry, attempts: int, yielded: bool) -> BackendError:
         if yielded:
@@ -435,53 +436,6 @@ class _Retry(Exception):
         self.wait = wait
 
 
-class _LineTooLong(Exception):
-    """The event stream sent a line longer than any completion chunk can be."""
-
-
-class _EventStreamDecoder:
-    """Turns the bytes of a server-sent event stream into the data of each event."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[str] = []
-        self.received = bytearray()
-        self.events = 0
-
-    def feed(self, chunk: bytes) -> list[str]:
-        """The data of every event that ``chunk`` completes."""
-        if len(self.received) < _SHOWN_CHARS:
-            self.received += chunk[: _SHOWN_CHARS - len(self.received)]
-        self._buffer += chunk
-        completed: list[str] = []
-        start = 0
-        for match in _LINE_END.finditer(self._buffer):
-            if match.group() == b"\r" and match.end() == len(self._buffer):
-                break
-            data = self._line(self._buffer[start : match.start()])
-            start = match.end()
-            if data is not None:
-                completed.append(data)
-        self._buffer = self._buffer[start:]
-        if len(self._buffer) > _MAX_LINE_BYTES:
-            raise _LineTooLong
-        return completed
-
-    def _line(self, raw: bytes) -> str | None:
-        if not raw:
-            if not self._data:
-                return None
-            data = "\n".join(self._data)
-            self._data.clear()
-            self.events += 1
-            return data
-        line = raw.decode("utf-8", "replace")
-        field, _, value = line.partition(":")
-        if field == "data":
-            self._data.append(value.removeprefix(" "))
-        return None
-
-
 def _content(choice: dict[str, Any]) -> str | None:
     """The text a streamed choice adds to the reply, if any."""
     delta = choice.get("delta")
@@ -506,6 +460,22 @@ def _check_settings(
     for setting, value in not_negative.items():
         if not value >= 0:
             raise ValueError(f"{setting} must not be negative, got {value!r}")
+
+
+def _masked_url(url: str) -> str:
+    """``url`` as errors may show it: without the credentials or query it may carry."""
+    parts = urlsplit(url)
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    """The credentials written into ``url`` (``user:password@``), to mask wherever they show."""
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    found = (userinfo, password, unquote(userinfo), unquote(password))
+    return tuple(secret for secret in set(found) if len(secret) >= _MIN_SECRET_CHARS)
 
 
 def _secrets_in(headers: Mapping[str, str]) -> tuple[str, ...]:

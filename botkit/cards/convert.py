@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from botkit.atomic_files import write_atomically
+from botkit.cards.asset_folder import place_folder
 from botkit.cards.files import CardFileError, read_card_file, write_charx, write_png
+from botkit.cards.formats import FORMATS
+from botkit.cards.manifest import ManifestError, list_in_pack
 from botkit.cards.mapping import CardMappingError, card_to_yaml, yaml_to_card
+from botkit.cards.portrait import main_icon_path, with_portrait
+from botkit.characters.errors import CharacterError
+from botkit.characters.loader import check_character_text
+from botkit.characters.yaml_limits import YamlTooLargeError, load_yaml, read_yaml_text
 
 __all__ = ["FORMATS", "CardConversionError", "Exported", "Imported", "export_card", "import_card"]
-
-FORMATS = ("json", "png", "charx")
 
 
 class CardConversionError(Exception):
@@ -44,8 +49,14 @@ def import_card(
 ) -> Imported:
     """Turn the card in ``source`` into ``out_dir/<id>.yaml`` (with its portrait and assets).
 
+    The YAML is checked with the same rules as ``characters check`` before anything is
+    written; the assets folder appears whole or not at all. The portrait becomes the
+    character's ``avatar``, and ``out_dir/pack.yaml`` lists the character (it is created
+    when missing), so the folder is a pack to chat with at once.
+
     Raises:
-        CardConversionError: the file holds no readable card, or the YAML exists already.
+        CardConversionError: the file holds no readable card, the card does not make a
+            valid character, or the YAML exists already.
     """
     try:
         found = read_card_file(source)
@@ -57,25 +68,55 @@ def import_card(
         raise CardConversionError(f"{source}: {error}") from error
     cid = character["id"]
     target = out_dir / f"{cid}.yaml"
+    kept: dict[str, Any] = character["card"]
+    image = out_dir / f"{cid}.png"
+    if found.image is not None:
+        kept["image"] = image.name
+    folder = out_dir / f"{cid}.assets"
+    if found.assets:
+        kept["files"] = folder.name
+    portrait = main_icon_path(found.card, found.assets)
+    if found.image is not None:
+        character = _with_avatar(character, image.name)
+    elif portrait is not None:
+        character = _with_avatar(character, f"{folder.name}/{portrait}")
+    text = yaml.safe_dump(character, sort_keys=False, allow_unicode=True, width=100)
+    problems = check_character_text(text, target)
+    if problems:
+        raise CardConversionError(
+            "\n".join(f"{source}: cannot import: {_described(problem)}" for problem in problems)
+        )
     if target.exists() and not overwrite:
         raise CardConversionError(f"{target} exists already (choose another --id or --force)")
     written: list[Path] = []
-    kept: dict[str, Any] = character["card"]
     if found.image is not None:
-        image = out_dir / f"{cid}.png"
         write_atomically(image, found.image)
-        kept["image"] = image.name
         written.append(image)
     if found.assets:
-        folder = f"{cid}.assets"
-        for name, data in found.assets.items():
-            path = out_dir / folder / PurePosixPath(name)
-            write_atomically(path, data)
-            written.append(path)
-        kept["files"] = folder
-    text = yaml.safe_dump(character, sort_keys=False, allow_unicode=True, width=100)
+        written += place_folder(folder, found.assets)
     write_atomically(target, text.encode("utf-8"))
-    return Imported(cid, target, tuple(written))
+    try:
+        manifest = list_in_pack(out_dir, target.name)
+    except ManifestError as error:
+        raise CardConversionError(
+            f"imported {cid} to {target}, but {error}; list it there by hand"
+        ) from error
+    return Imported(cid, target, (*written, *([manifest] if manifest else [])))
+
+
+def _with_avatar(character: dict[str, Any], avatar: str) -> dict[str, Any]:
+    """``character`` with ``avatar`` set, placed right after its name."""
+    ordered: dict[str, Any] = {}
+    for key, value in character.items():
+        ordered[key] = value
+        if key == "name":
+            ordered["avatar"] = avatar
+    return ordered
+
+
+def _described(problem: CharacterError) -> str:
+    """A problem in the YAML an import would write, without its (not yet written) file."""
+    return f"{problem.field}: {problem.message}" if problem.field else problem.message
 
 
 def _assets(folder: Path) -> dict[str, bytes]:
@@ -90,7 +131,8 @@ def export_card(source: Path, out: Path, *, fmt: str = "json", spec: str | None 
     """Write the character in YAML file ``source`` as a card file ``out``.
 
     PNG needs the portrait kept at import (or a ``card.image`` file next to the YAML);
-    a V3 PNG carries both ``ccv3`` and a V2 ``chara`` chunk, as readers expect.
+    a V3 PNG carries both ``ccv3`` and a V2 ``chara`` chunk, as readers expect. CHARX
+    always holds a V3 ``card.json``, with the portrait as its main icon asset.
 
     Raises:
         CardConversionError: the YAML is unreadable, or the format needs a missing file.
@@ -98,18 +140,22 @@ def export_card(source: Path, out: Path, *, fmt: str = "json", spec: str | None 
     if fmt not in FORMATS:
         raise CardConversionError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
-        character = yaml.safe_load(source.read_text(encoding="utf-8"))
+        text = read_yaml_text(source)
     except OSError as error:
         raise CardConversionError(f"{source}: cannot read: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise CardConversionError(f"{source}: not valid YAML: {error}") from error
+    except (UnicodeDecodeError, YamlTooLargeError) as error:
+        raise CardConversionError(f"{source}: cannot read: {error}") from error
+    problems = check_character_text(text, source)
+    if problems:
+        raise CardConversionError("\n".join(str(problem) for problem in problems))
+    character = load_yaml(text)
     if not isinstance(character, dict) or not isinstance(character.get("name"), str):
         raise CardConversionError(f"{source}: not a character file (no name)")
+    wanted = spec or ("v3" if fmt == "charx" else (character.get("card") or {}).get("spec", "v3"))
     try:
-        card = yaml_to_card(character, spec=spec)
+        card = yaml_to_card(character, spec=wanted)
     except CardMappingError as error:
         raise CardConversionError(f"{source}: {error}") from error
-    wanted = spec or (character.get("card") or {}).get("spec", "v3")
     kept = character.get("card") or {}
     if fmt == "json":
         data = json.dumps(card, ensure_ascii=False, indent=2).encode("utf-8")
@@ -124,7 +170,18 @@ def export_card(source: Path, out: Path, *, fmt: str = "json", spec: str | None 
         except (OSError, CardFileError) as error:
             raise CardConversionError(f"{source}: portrait {kept['image']!r}: {error}") from error
     else:
+        if wanted != "v3":
+            raise CardConversionError(f"--spec: a CHARX archive holds a V3 card, not {wanted}")
         folder = source.parent / kept["files"] if "files" in kept else None
-        data = write_charx(card, _assets(folder) if folder and folder.is_dir() else {})
+        assets = _assets(folder) if folder and folder.is_dir() else {}
+        if "image" in kept:
+            try:
+                portrait = (source.parent / kept["image"]).read_bytes()
+            except OSError as error:
+                raise CardConversionError(
+                    f"{source}: portrait {kept['image']!r}: cannot read: {error.strerror}"
+                ) from error
+            card = with_portrait(card, assets, portrait)
+        data = write_charx(card, assets)
     write_atomically(out, data)
     return Exported(out, wanted)

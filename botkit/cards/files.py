@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
+import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from botkit.bounded_read import read_at_most
 from botkit.cards.png import PNG_SIGNATURE, PngError, read_text_chunks, write_text_chunks
 
 __all__ = [
     "CARD_CHUNKS",
     "MAX_ARCHIVE_BYTES",
+    "MAX_CARD_DEPTH",
+    "MAX_CARD_FILE_BYTES",
     "CardFile",
     "CardFileError",
     "card_spec",
@@ -29,8 +34,16 @@ CARD_CHUNKS = ("ccv3", "chara")
 """PNG text chunks that carry a card, the preferred one first."""
 MAX_ARCHIVE_BYTES = 64 << 20
 """The most a CHARX archive may unpack to."""
+MAX_CARD_FILE_BYTES = 64 << 20
+"""The largest card file (JSON, PNG or CHARX) botkit reads."""
+MAX_CARD_DEPTH = 48
+"""How deep a card's JSON values may nest (well within what character YAML allows)."""
 _MAX_ARCHIVE_FILES = 1000
 _CARD_JSON = "card.json"
+_ENCRYPTED = 0x1
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CardFileError(ValueError):
@@ -68,14 +81,55 @@ def card_spec(card: Mapping[str, Any]) -> str:
 
 def _decode_json(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CardFileError(f"{where}: not UTF-8 text ({error.reason})") from error
+    if _too_deep(text):
+        raise CardFileError(f"{where}: values nest more than {MAX_CARD_DEPTH} levels deep")
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         raise CardFileError(f"{where}: not valid JSON: line {error.lineno}: {error.msg}") from error
+    except ValueError as error:
+        raise CardFileError(f"{where}: a number is too long to read") from error
     if not isinstance(value, dict):
         raise CardFileError(f"{where}: expected a JSON object, found {type(value).__name__}")
+    bad = _lone_surrogate(value)
+    if bad is not None:
+        raise CardFileError(
+            f"{where}: text holds a lone surrogate ({bad!a}), which is not valid Unicode text"
+        )
     return value
+
+
+def _too_deep(text: str) -> bool:
+    """Whether the JSON ``text`` nests deeper than ``MAX_CARD_DEPTH`` (brackets outside
+    strings counted; invalid JSON is left for the parser to report)."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_CARD_DEPTH:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in any text or key of ``value``, or None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, str) and (found := _SURROGATE.search(item)):
+            return found.group()
+    return None
 
 
 def _read_png(data: bytes, where: str) -> CardFile:
@@ -90,7 +144,7 @@ def _read_png(data: bytes, where: str) -> CardFile:
         text = texts[keyword].strip()
         try:
             raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        except binascii.Error as error:
+        except ValueError as error:
             raise CardFileError(f"{where}: chunk {keyword}: not base64 ({error})") from error
         cards[keyword] = _decode_json(raw, f"{where}: chunk {keyword}")
     if not cards:
@@ -100,14 +154,39 @@ def _read_png(data: bytes, where: str) -> CardFile:
 
 def _safe_member(name: str) -> bool:
     path = PurePosixPath(name)
-    return not path.is_absolute() and ".." not in path.parts and "\\" not in name
+    return (
+        not path.is_absolute() and ".." not in path.parts and "\\" not in name and bool(path.parts)
+    )
+
+
+def _clashing_member(names: list[str]) -> str | None:
+    """A member whose path is also another member's folder, or that appears twice."""
+    files: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if parts in files or parts in folders:
+            return name
+        files.add(parts)
+        folders.update(parts[:end] for end in range(1, len(parts)))
+    return next(("/".join(parts) for parts in files & folders), None)
 
 
 def _read_charx(data: bytes, where: str) -> CardFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
-        raise CardFileError(f"{where}: not a CHARX (zip) archive: {error}") from error
+        return _unpack_charx(data, where)
+    except CardFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, struct.error) as error:
+        raise CardFileError(f"{where}: a damaged CHARX (zip) archive: {error}") from error
+    except (RuntimeError, NotImplementedError) as error:
+        raise CardFileError(
+            f"{where}: a CHARX (zip) archive botkit cannot read: {error}"
+        ) from error
+
+
+def _unpack_charx(data: bytes, where: str) -> CardFile:
+    archive = zipfile.ZipFile(io.BytesIO(data))
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
         if len(members) > _MAX_ARCHIVE_FILES:
@@ -120,6 +199,17 @@ def _read_charx(data: bytes, where: str) -> CardFile:
         unsafe = [info.filename for info in members if not _safe_member(info.filename)]
         if unsafe:
             raise CardFileError(f"{where}: {unsafe[0]!r} points outside the archive")
+        for info in members:
+            if info.flag_bits & _ENCRYPTED:
+                raise CardFileError(f"{where}: {info.filename!r} is encrypted")
+            if info.compress_type not in _COMPRESSIONS:
+                raise CardFileError(
+                    f"{where}: {info.filename!r} uses compression method {info.compress_type}, "
+                    "which botkit cannot unpack"
+                )
+        clash = _clashing_member([info.filename for info in members])
+        if clash is not None:
+            raise CardFileError(f"{where}: {clash!r} is both a file and a folder, or twice there")
         names = {info.filename for info in members}
         if _CARD_JSON not in names:
             raise CardFileError(f"{where}: the archive has no {_CARD_JSON}")
@@ -135,9 +225,11 @@ def read_card_file(path: Path) -> CardFile:
         CardFileError: the file is unreadable, damaged, or holds no card.
     """
     try:
-        data = path.read_bytes()
+        data = read_at_most(path, MAX_CARD_FILE_BYTES)
     except OSError as error:
         raise CardFileError(f"{path}: cannot read: {error.strerror}") from error
+    if data is None:
+        raise CardFileError(f"{path}: larger than {MAX_CARD_FILE_BYTES:,} bytes")
     if data.startswith(PNG_SIGNATURE):
         return _read_png(data, str(path))
     if data.startswith(b"PK"):

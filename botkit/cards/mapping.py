@@ -99,7 +99,7 @@ def card_to_yaml(card: Mapping[str, Any], *, character_id: str | None = None) ->
     if talkativeness is not None:
         try:
             character["talkativeness"] = min(1.0, max(0.0, float(talkativeness)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CardMappingError("data.extensions.talkativeness: expected a number") from None
     envelope = {k: v for k, v in card.items() if k != "data"} if spec != "v1" else {}
     known = {"name", "nickname", *_TEXTS, *_LISTS, *_OTHERS}
@@ -142,23 +142,46 @@ def _extensions(character: Mapping[str, Any]) -> dict[str, Any]:
     kept = extensions.get("talkativeness")
     try:
         unchanged = kept is not None and float(kept) == float(talkativeness)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         unchanged = False
     if not unchanged:
         extensions["talkativeness"] = str(talkativeness)
     return extensions
 
 
+_KEPT_SHAPES = {
+    "spec": (str, "text"),
+    "name": (str, "text"),
+    "image": (str, "text"),
+    "files": (str, "text"),
+    "fields": (list, "a list"),
+    "envelope": (Mapping, "a mapping"),
+    "extra": (Mapping, "a mapping"),
+}
+"""What each field botkit keeps under a character's ``card`` must be."""
+
+
+def _check_kept(kept: Mapping[str, Any]) -> None:
+    """Refuse ``card`` data an edit has damaged, naming the field."""
+    for key, (kind, words) in _KEPT_SHAPES.items():
+        if key in kept and not isinstance(kept[key], kind):
+            raise CardMappingError(f"card.{key}: expected {words}")
+    if not all(isinstance(key, str) for key in kept.get("fields", [])):
+        raise CardMappingError("card.fields: expected a list of field names")
+
+
 def yaml_to_card(character: Mapping[str, Any], *, spec: str | None = None) -> dict[str, Any]:
     """The card for a botkit character given as YAML data.
 
     ``spec`` is ``"v1"``, ``"v2"`` or ``"v3"``; by default the one it was imported from,
-    with the same fields in the same order (V3 for a character written for botkit).
+    with the same fields in the same order (V3 for a character written for botkit). The V1
+    fields some V2/V3 cards repeat outside ``data`` carry the YAML's current text.
 
     Raises:
         CardMappingError: ``spec`` is not one of those.
     """
     kept = character.get("card") or {}
+    _check_kept(kept)
     origin = kept.get("spec", "v3")
     wanted = spec or origin
     if wanted not in _STANDARD:
@@ -179,6 +202,9 @@ def yaml_to_card(character: Mapping[str, Any], *, spec: str | None = None) -> di
         return data
     envelope = kept.get("envelope") if wanted == origin else None
     card: dict[str, Any] = dict(envelope or {})
+    for key in _V1:
+        if key in card:
+            card[key] = _value(character, key, extra)
     card.setdefault("spec", f"chara_card_{wanted}")
     card.setdefault("spec_version", _VERSIONS[wanted])
     card["data"] = data

@@ -12,10 +12,22 @@ from yaml.nodes import Node
 from botkit.characters.errors import CharacterError, CharacterValidationError
 from botkit.characters.lorebooks import load_lorebook_file, read_lorebook
 from botkit.characters.model import BackendOverride, Character, Example, KnowledgeEntry, Pack
-from botkit.characters.yaml_nodes import NodeReader, compose_file, describe_node, field_line
+from botkit.characters.yaml_nodes import (
+    NodeReader,
+    compose_file,
+    compose_text,
+    describe_node,
+    field_line,
+)
 from botkit.lore.model import Lorebook
 
-__all__ = ["check_paths", "default_pack_path", "load_character", "load_pack"]
+__all__ = [
+    "check_character_text",
+    "check_paths",
+    "default_pack_path",
+    "load_character",
+    "load_pack",
+]
 
 CARD_TEXT_FIELDS = (
     "description",
@@ -122,11 +134,24 @@ def check_paths(paths: Sequence[Path]) -> list[CharacterError]:
     return problems
 
 
+def check_character_text(text: str, path: Path) -> list[CharacterError]:
+    """Every problem ``characters check`` would find in a character file ``path`` holding
+    ``text``, without the file having to exist (to check a file before writing it)."""
+    problems: list[CharacterError] = []
+    _read_character(path, "", problems, text=text)
+    return problems
+
+
 def _top_fields(
-    path: Path, allowed: tuple[str, ...], required: tuple[str, ...], problems: list[CharacterError]
+    path: Path,
+    allowed: tuple[str, ...],
+    required: tuple[str, ...],
+    problems: list[CharacterError],
+    text: str | None = None,
 ) -> tuple[NodeReader, dict[str, Node]] | None:
-    """A reader for ``path`` and its top-level fields, or None if the file is unusable."""
-    root = compose_file(path, problems)
+    """A reader for ``path`` (or for ``text``, its content) and its top-level fields, or
+    None if the file is unusable."""
+    root = compose_file(path, problems) if text is None else compose_text(text, path, problems)
     if root is None:
         return None
     reader = NodeReader(path, problems)
@@ -139,9 +164,11 @@ def _read_character(
     setting: str,
     problems: list[CharacterError],
     shared: tuple[Lorebook, ...] = (),
+    *,
+    text: str | None = None,
 ) -> Character | None:
     before = len(problems)
-    top = _top_fields(path, CHARACTER_FIELDS, ("id", "name"), problems)
+    top = _top_fields(path, CHARACTER_FIELDS, ("id", "name"), problems, text)
     if top is None:
         return None
     reader, fields = top

@@ -6,7 +6,6 @@ pasted as YAML loads as it is; a field set to nothing (``null``) takes its defau
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,9 +13,10 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from botkit.characters.errors import CharacterError
+from botkit.characters.world_info import is_world_info, world_info_as_book
 from botkit.characters.yaml_nodes import NodeReader, compose_file
+from botkit.lore.keys import InvalidKey, key_pattern
 from botkit.lore.model import Lorebook, LoreEntry, Position, SelectiveLogic
-from botkit.lore.scan import key_pattern
 
 __all__ = ["BOOK_FIELDS", "ENTRY_FIELDS", "load_lorebook_file", "read_lorebook"]
 
@@ -65,8 +65,12 @@ def load_lorebook_file(path: Path, problems: list[CharacterError]) -> Lorebook |
 
 
 def read_lorebook(reader: NodeReader, node: Node, field: str) -> Lorebook | None:
-    """The lorebook at ``node`` (field path ``field``); every problem goes to ``reader``."""
+    """The lorebook at ``node`` (field path ``field``); every problem goes to ``reader``.
+
+    A SillyTavern World Info export (``entries`` keyed by uid) is read as the book it is."""
     before = len(reader.problems)
+    if is_world_info(node):
+        node = world_info_as_book(node)
     fields = _given(reader.mapping(node, field, BOOK_FIELDS))
     if fields is None:
         return None
@@ -195,7 +199,7 @@ def _keys(
         if use_regex:
             try:
                 key_pattern(key, case_sensitive=case_sensitive, use_regex=True)
-            except re.error as error:
+            except InvalidKey as error:
                 reader.error(item, path, f"invalid regular expression {key!r}: {error}")
                 continue
         keys.append(key)

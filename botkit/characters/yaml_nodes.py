@@ -12,8 +12,16 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from botkit.characters.errors import CharacterError
+from botkit.characters.yaml_limits import (
+    MAX_YAML_BYTES,
+    BoundedLoader,
+    YamlLimitError,
+    YamlTooLargeError,
+    read_yaml_text,
+    too_large_message,
+)
 
-__all__ = ["NodeReader", "compose_file", "describe_node", "field_line"]
+__all__ = ["NodeReader", "compose_file", "compose_text", "describe_node", "field_line"]
 
 _STR = "tag:yaml.org,2002:str"
 _KINDS = {
@@ -25,19 +33,28 @@ _KINDS = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    """botkit's own loader class, so the global SafeLoader is never modified."""
-
-
 def compose_file(path: Path, problems: list[CharacterError]) -> Node | None:
     """The YAML node tree of ``path``, or None (with the reason added to ``problems``)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_yaml_text(path)
+    except (OSError, UnicodeDecodeError, YamlTooLargeError) as error:
         problems.append(CharacterError(path, 1, "", f"cannot read the file: {error}"))
         return None
+    return compose_text(text, path, problems)
+
+
+def compose_text(text: str, path: Path, problems: list[CharacterError]) -> Node | None:
+    """The YAML node tree of ``text`` (the content of ``path``), or None (with the reason
+    added to ``problems``), within the bounds of :mod:`botkit.characters.yaml_limits`."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        problems.append(CharacterError(path, 1, "", too_large_message()))
+        return None
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=BoundedLoader)
+    except YamlLimitError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else 1
+        problems.append(CharacterError(path, line, "", str(error.problem)))
+        return None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
@@ -93,6 +110,11 @@ class NodeReader:
             return None
         values: dict[str, Node] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.error(
+                    key_node, field, f"expected a field name, found {describe_node(key_node)}"
+                )
+                continue
             key = str(key_node.value)
             path = f"{field}.{key}" if field else key
             if key in values:

@@ -5,15 +5,14 @@ Pure functions over immutable books; the same messages always activate the same 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import lru_cache
 
+from botkit.lore.keys import key_found
 from botkit.lore.model import Lorebook, LoreEntry, SelectiveLogic
 
-__all__ = ["MAX_RECURSION", "Activation", "Trigger", "entry_matches", "key_pattern", "scan"]
+__all__ = ["MAX_RECURSION", "Activation", "Trigger", "entry_matches", "scan"]
 
 MAX_RECURSION = 5
 """How many rounds of recursive scanning follow the direct scan, at most."""
@@ -39,27 +38,10 @@ class Activation:
     text: str
 
 
-@lru_cache(maxsize=4096)
-def key_pattern(key: str, *, case_sensitive: bool, use_regex: bool) -> re.Pattern[str]:
-    """The compiled matcher of one key.
-
-    A plain key matches as a whole word or phrase (``sea`` does not match ``season``);
-    with ``use_regex`` the key is a Python regular expression, searched anywhere.
-
-    Raises:
-        re.error: ``use_regex`` is set and ``key`` is not a valid regular expression.
-    """
-    flags = 0 if case_sensitive else re.IGNORECASE
-    if use_regex:
-        return re.compile(key, flags)
-    return re.compile(rf"(?<!\w){re.escape(key)}(?!\w)", flags)
-
-
 def _found(entry: LoreEntry, keys: Sequence[str], text: str) -> Iterator[bool]:
     """Whether each key appears in ``text``, searched lazily so any/all can stop early."""
     for key in keys:
-        pattern = key_pattern(key, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex)
-        yield pattern.search(text) is not None
+        yield key_found(key, text, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex)
 
 
 def entry_matches(entry: LoreEntry, text: str) -> bool:

@@ -3,7 +3,7 @@
 from botkit.pack_install.errors import PackError
 from botkit.pack_install.installer import InstallResult, PackInstaller
 from botkit.pack_install.lock import LockEntry, installed_pack_folders, read_lock
-from botkit.pack_install.source import PackSource, parse_source
+from botkit.pack_install.source import PackSource, is_local_source, parse_source
 
 __all__ = [
     "InstallResult",
@@ -12,6 +12,7 @@ __all__ = [
     "PackInstaller",
     "PackSource",
     "installed_pack_folders",
+    "is_local_source",
     "parse_source",
     "read_lock",
 ]

@@ -18,7 +18,8 @@ def copy_folder(source: Path, dest: Path, *, skip: Path | None = None) -> list[s
 
     Links, devices and files of a kind or size a pack may not hold are not copied but
     reported, so nothing is read through a link and no oversized file is copied. Copying
-    stops once past the file or size limit (validation then reports it); ``skip`` (the data
+    stops once past the file or size limit, or after as many problems as a pack may hold
+    files (validation then reports it); ``skip`` (the data
     folder, when it lies inside ``source``) is left out.
 
     Raises:
@@ -34,7 +35,7 @@ def copy_folder(source: Path, dest: Path, *, skip: Path | None = None) -> list[s
         folder = pending.pop()
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
-                if copied > MAX_FILES or total > MAX_PACK_BYTES:
+                if copied > MAX_FILES or total > MAX_PACK_BYTES or len(problems) > MAX_FILES:
                     return problems
                 path = Path(entry.path)
                 relative = path.relative_to(source).as_posix()

@@ -156,7 +156,8 @@ class PackInstaller:
                     self._progress(f"resolving {source} …")
                     wanted = await self._git.resolve(source.url, source.ref)
                 self._progress(f"cloning {source.url} ({describe_ref(wanted.kind, wanted.name)}) …")
-                commit = await self._git.checkout(source.url, wanted, tree)
+                fetched = await self._git.checkout(source.url, wanted, tree)
+                commit, found = fetched.commit, fetched.problems
                 await asyncio.to_thread(_drop_git_metadata, tree)
                 ref_kind: str = wanted.kind
             else:
@@ -236,6 +237,15 @@ class PackInstaller:
             raise
         shutil.rmtree(trash, ignore_errors=True)
         return entry
+
+    async def sweep(self) -> None:
+        """Remove what an interrupted operation left in staging (a botkit killed mid-install),
+        unless another botkit is working on this data folder's packs right now."""
+        if not (self.data_dir / PACKS_FOLDER / STAGING).exists():
+            return
+        with contextlib.suppress(PackError):
+            async with self._exclusive():
+                return
 
     @contextlib.asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ __all__ = [
     "MAX_FILES",
     "MAX_IMAGE_BYTES",
     "MAX_PACK_BYTES",
+    "MAX_STAGING_BYTES",
     "MAX_TEXT_BYTES",
     "TEXT_SUFFIXES",
 ]
@@ -23,6 +24,8 @@ MAX_IMAGE_BYTES = 4 * MIB
 """Largest image (avatars, art)."""
 MAX_PACK_BYTES = 32 * MIB
 """Largest pack, all files together."""
+MAX_STAGING_BYTES = 2 * MAX_PACK_BYTES
+"""Most a download may write into staging before git is stopped (git's own files included)."""
 MAX_FILES = 2_000
 """Most files in one pack."""
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from botkit.pack_install.errors import PackError
 
-__all__ = ["PackSource", "is_git_repository", "parse_source"]
+__all__ = ["PackSource", "is_git_repository", "is_local_source", "parse_source"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SCP = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -69,6 +69,15 @@ def parse_source(text: str, *, base: Path | None = None) -> PackSource:
     if is_git_repository(folder):
         return PackSource(str(folder), "git", ref)
     return PackSource(str(folder), "folder").with_ref(ref)
+
+
+def is_local_source(text: str) -> bool:
+    """Whether ``SOURCE[@REF]`` names something on this machine (a path or a ``file:`` URL)
+    rather than a remote git URL; decided from the text alone, without touching the disk."""
+    text = text.strip()
+    if text.lower().startswith("file:"):
+        return True
+    return not (_URL.match(text) or _SCP.match(text))
 
 
 def is_git_repository(folder: Path) -> bool:

@@ -23,7 +23,15 @@ from botkit.pack_install.limits import (
     TEXT_SUFFIXES,
 )
 
-__all__ = ["PackFile", "ValidPack", "file_problem", "link_problem", "scan", "validate_pack"]
+__all__ = [
+    "PackFile",
+    "ValidPack",
+    "file_problem",
+    "link_problem",
+    "scan",
+    "size_text",
+    "validate_pack",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _PROGRAM_STARTS = ((b"#!", "a '#!' script"), (b"\x7fELF", "an ELF binary"))
@@ -68,15 +76,16 @@ def file_problem(relative: str, size: int) -> str | None:
             "(YAML, JSON, Markdown, text, images, README/LICENSE), never programs"
         )
     if size > limit:
-        return f"{relative}: {size:,} bytes, over the {_size(limit)} limit for {kind} files"
+        return f"{relative}: {size:,} bytes, over the {size_text(limit)} limit for {kind} files"
     return None
 
 
 def link_problem(relative: str, path: Path, root: Path) -> str:
     """The refusal of a symbolic link, saying where it points and whether that is outside."""
     target = os.readlink(path)
-    landing = os.path.normpath(os.path.join(path.parent, target))
-    outside = os.path.commonpath([landing, os.path.normpath(root)]) != os.path.normpath(root)
+    landing = os.path.abspath(os.path.join(path.parent, target))
+    top = os.path.abspath(root)
+    outside = os.path.commonpath([landing, top]) != top
     where = f"{target}, outside the pack" if outside else target
     return f"{relative}: a symbolic link (to {where}); packs may not contain links"
 
@@ -110,7 +119,7 @@ def scan(root: Path) -> tuple[list[PackFile], list[str]]:
         problems.append(f"pack: more than {MAX_FILES:,} files (the limit)")
     total = sum(file.size for file in files)
     if total > MAX_PACK_BYTES:
-        problems.append(f"pack: {total:,} bytes in all, over the {_size(MAX_PACK_BYTES)} limit")
+        problems.append(f"pack: {total:,} bytes in all, over the {size_text(MAX_PACK_BYTES)} limit")
     return files, problems
 
 
@@ -179,13 +188,15 @@ def _pack_problems(pack: Pack, root: Path) -> list[str]:
             f"pack.yaml:{field_line(root / 'pack.yaml', 'name')}: name: {pack.name!r} cannot name "
             "an installed pack (letters, digits, '.', '-' or '_', at most 64)"
         )
-    base = os.path.normpath(root.resolve())
+    base = os.path.realpath(root)
     for character in pack.characters:
         avatar, source = character.avatar, character.source
         if not avatar or "://" in avatar or source is None:
             continue
-        landing = os.path.normpath(os.path.join(source.parent, avatar))
-        where = f"{Path(source).relative_to(base).as_posix()}:{field_line(source, 'avatar')}"
+        folder = os.path.realpath(source.parent)
+        landing = os.path.normpath(os.path.join(folder, avatar))
+        inside = Path(os.path.relpath(os.path.join(folder, source.name), base)).as_posix()
+        where = f"{inside}:{field_line(source, 'avatar')}"
         if os.path.commonpath([landing, base]) != base:
             problems.append(f"{where}: avatar: {avatar!r} points outside the pack folder")
         elif not os.path.isfile(landing):
@@ -202,7 +213,7 @@ def _relative(problem: CharacterError, root: Path) -> str:
     return str(dataclasses.replace(problem, path=inside))
 
 
-def _size(limit: int) -> str:
+def size_text(limit: int) -> str:
     """A limit for people: 512 KiB, 4 MiB."""
     if limit >= 1024 * 1024:
         return f"{limit // (1024 * 1024)} MiB"

@@ -183,4 +183,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "INSERT INTO memories_text (memories_text) VALUES ('rebuild')",
     ),
+    (
+        # Observations: a note records the turn memories it was drawn from, best source
+        # first; forgetting either side of a link forgets the link.
+        """
+        CREATE TABLE memory_sources (
+            memory_id INTEGER NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+            source_id INTEGER NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (memory_id, source_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX memory_sources_by_source ON memory_sources (source_id)",
+    ),
+    (
+        # How far the answers to a message got (which speakers already replied), saved with
+        # each reply so that a restart resumes with the next speaker.
+        "ALTER TABLE events ADD COLUMN progress TEXT",
+    ),
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from botkit.chain import ChainProgress
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.store.migrations import MIGRATIONS
 from botkit.transcript import Turn
@@ -285,9 +286,31 @@ class Store:
         """Mark a delivered event fully handled, so that a redelivery is ignored."""
         async with self.write() as db:
             await db.execute(
-                "UPDATE events SET status = ? WHERE event_id = ?",
+                "UPDATE events SET status = ?, progress = NULL WHERE event_id = ?",
                 (EventStatus.DONE.value, event_id),
             )
+
+    async def save_progress(self, progress: ChainProgress) -> None:
+        """Keep how far the answers to a message got (for a turn that recorded no reply)."""
+        async with self.write() as db:
+            await self._save_progress(db, progress)
+
+    @staticmethod
+    async def _save_progress(db: aiosqlite.Connection, progress: ChainProgress) -> None:
+        await db.execute(
+            "UPDATE events SET progress = ? WHERE event_id = ? AND status = ?",
+            (progress.encode(), progress.event_id, EventStatus.PENDING.value),
+        )
+
+    async def progress_of(self, event_id: str) -> ChainProgress | None:
+        """How far the answers to a message still being handled got, if any were begun."""
+        row = await self.fetch_one(
+            "SELECT progress FROM events WHERE event_id = ? AND status = ?",
+            (event_id, EventStatus.PENDING.value),
+        )
+        if row is None or row[0] is None:
+            return None
+        return ChainProgress.decode(event_id, row[0])
 
     async def claim_event(self, event_id: str, channel: ChannelKey) -> bool:
         """Take on an event that is not a message (a command): True only the first time."""
@@ -295,14 +318,23 @@ class Store:
             inserted = await self._insert_event(db, event_id, channel, None, EventStatus.DONE)
         return inserted == 1
 
-    async def unfinished_messages(self) -> list[MessageEvent]:
-        """Stored messages whose handling never finished, oldest first, for crash recovery."""
+    async def unfinished_messages(
+        self, channel: ChannelKey | None = None, *, limit: int = -1
+    ) -> list[MessageEvent]:
+        """Stored messages whose handling never finished, oldest first: after a crash, and
+        those a flooded channel keeps waiting in the store. ``channel`` and ``limit`` narrow
+        them to one channel's oldest ``limit`` (-1: all)."""
         rows = await self.fetch(
             "SELECT e.event_id, t.channel, t.speaker_id, t.speaker_name, t.is_bot, t.text,"
             " t.message_id, t.time, t.mentions, t.reply_to"
             " FROM events e JOIN turns t ON t.seq = e.turn_seq"
-            " WHERE e.status = ? ORDER BY t.seq",
-            (EventStatus.PENDING.value,),
+            " WHERE e.status = ? AND (? IS NULL OR t.channel = ?) ORDER BY t.seq LIMIT ?",
+            (
+                EventStatus.PENDING.value,
+                None if channel is None else str(channel),
+                None if channel is None else str(channel),
+                limit,
+            ),
         )
         return [
             MessageEvent(
@@ -342,23 +374,57 @@ class Store:
         message_id: str | None,
         reply_to: str | None,
         time: datetime,
+        progress: ChainProgress | None = None,
     ) -> None:
         """Add a character's turn to the channel's transcript.
 
         If the platform already delivered that message back as an incoming one, the
-        character's record replaces it.
+        character's record replaces it. Another character turn is never replaced: a reply
+        whose id is already taken by a different one is kept without the id (with a
+        warning). ``progress``, the chain's progress after this reply, is saved with it.
         """
+        values = (character_id, name, text, utc_text(time))
         async with self.write() as db:
-            await db.execute(
-                f"INSERT INTO turns ({_TURN_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)"
-                " ON CONFLICT (channel, message_id) WHERE message_id IS NOT NULL DO UPDATE SET"
-                " reply_to = excluded.reply_to, speaker_id = excluded.speaker_id,"
-                " speaker_name = excluded.speaker_name, is_character = 1, is_bot = 1,"
-                " mentions = '[]', text = excluded.text, time = excluded.time, remembered = 0",
-                (*_place(channel), message_id, reply_to, character_id, name, text, utc_text(time)),
+            known = await _one(
+                db,
+                "SELECT seq, is_character, speaker_id, text FROM turns"
+                " WHERE channel = ? AND message_id = ?",
+                (str(channel), message_id),
             )
+            if known is None:
+                await self._insert_reply(db, channel, message_id, reply_to, values)
+            elif not known[1]:
+                await db.execute(
+                    "UPDATE turns SET reply_to = ?, speaker_id = ?, speaker_name = ?,"
+                    " is_character = 1, is_bot = 1, mentions = '[]', text = ?, time = ?,"
+                    " remembered = 0 WHERE seq = ?",
+                    (reply_to, *values, known[0]),
+                )
+            elif (known[2], known[3]) != (character_id, text):
+                log.warning(
+                    "%s: reply id %s already belongs to another reply; %s's reply is kept"
+                    " without it",
+                    channel,
+                    message_id,
+                    name,
+                )
+                await self._insert_reply(db, channel, None, reply_to, values)
+            if progress is not None:
+                await self._save_progress(db, progress)
         self._turn_stored()
+
+    @staticmethod
+    async def _insert_reply(
+        db: aiosqlite.Connection,
+        channel: ChannelKey,
+        message_id: str | None,
+        reply_to: str | None,
+        values: tuple[str, str, str, str],
+    ) -> None:
+        await db.execute(
+            f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)",
+            (*_place(channel), message_id, reply_to, *values),
+        )
 
     async def recent_turns(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """The channel's last ``limit`` turns, humans' and characters', oldest first."""
@@ -368,6 +434,28 @@ class Store:
             "SELECT speaker_id, speaker_name, text, is_character, time, message_id, reply_to"
             " FROM turns WHERE channel = ? ORDER BY seq DESC LIMIT ?",
             (str(channel), limit),
+        )
+        return [
+            Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])
+            for row in reversed(rows)
+        ]
+
+    async def conversation_turns(
+        self, channel: ChannelKey, limit: int, *, including: str | None = None
+    ) -> list[Turn]:
+        """The channel's last ``limit`` turns as a conversation picks them up, oldest first.
+
+        Messages still waiting for their answers to begin are left out (each joins the
+        conversation when its turn comes), except the message ``including``.
+        """
+        if limit <= 0:
+            return []
+        rows = await self.fetch(
+            "SELECT t.speaker_id, t.speaker_name, t.text, t.is_character, t.time,"
+            " t.message_id, t.reply_to FROM turns t LEFT JOIN events e ON e.turn_seq = t.seq"
+            " WHERE t.channel = ? AND (e.status IS NOT ? OR e.progress IS NOT NULL"
+            " OR t.message_id IS ?) ORDER BY t.seq DESC LIMIT ?",
+            (str(channel), EventStatus.PENDING.value, including, limit),
         )
         return [
             Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])

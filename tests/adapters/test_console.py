@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from botkit.adapters.console import ConsoleAdapter
@@ -11,14 +12,28 @@ from botkit.adapters.console.colors import ansi_color
 from botkit.app import App
 from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
+from botkit.events import ChannelKey
+from botkit.store import Store
 from botkit.testing import InstantBackend
+
+CLEAR = "\r\x1b[K"
+"""What a terminal is sent to erase the typing line."""
 
 
 def by_speaker(request: ChatRequest) -> str:
     return {"Mira:": "Come in, love!", "Bram:": "Hmph."}.get(request.prefix, "Hello.")
 
 
-async def run_console(tmp_path: Path, pack_dir: Path, text: str, *, color: bool = False) -> str:
+async def run_console(
+    tmp_path: Path,
+    pack_dir: Path,
+    text: str,
+    *,
+    color: bool = False,
+    live: bool = False,
+    backend: InstantBackend | None = None,
+    out: io.StringIO | None = None,
+) -> str:
     config = parse_config(
         {
             "data_dir": str(tmp_path / "data"),
@@ -26,11 +41,17 @@ async def run_console(tmp_path: Path, pack_dir: Path, text: str, *, color: bool 
             "conversation": {"cast": ["mira", "bram"], "max_hops": 0},
         }
     )
-    out = io.StringIO()
+    out = io.StringIO() if out is None else out
     adapters: dict[str, ConsoleAdapter] = {}
-    app = App(config, backends={"instant": InstantBackend(by_speaker)}, adapters=adapters)
+    backend = InstantBackend(by_speaker) if backend is None else backend
+    app = App(config, backends={"instant": backend}, adapters=adapters)
     adapters["console"] = ConsoleAdapter(
-        wait_idle=app.wait_idle, stdin=io.StringIO(text), stdout=out, interactive=False, color=color
+        wait_idle=app.wait_idle,
+        stdin=io.StringIO(text),
+        stdout=out,
+        interactive=False,
+        color=color,
+        live=live,
     )
     async with app:
         await app.run()
@@ -76,3 +97,70 @@ async def test_policy_switches_turn_taking_in_the_terminal(tmp_path: Path, pack_
         "Turn-taking here: manual (choose from scoring, likelihood, model, round-robin, manual).",
         "Bram: Hmph.",
     ]
+
+
+async def test_replies_of_earlier_runs_are_kept_in_order(tmp_path: Path, pack_dir: Path) -> None:
+    await run_console(tmp_path, pack_dir, "Mira, hello!\n")
+    await run_console(tmp_path, pack_dir, "Bram, any fish?\n")
+    async with await Store.open(tmp_path / "data" / "botkit.sqlite3") as store:
+        turns = await store.recent_turns(ChannelKey("console", "local", "main"), 10)
+    assert [(t.speaker_name, t.text) for t in turns] == [
+        ("Traveller", "Mira, hello!"),
+        ("Mira", "Come in, love!"),
+        ("Traveller", "Bram, any fish?"),
+        ("Bram", "Hmph."),
+    ]
+
+
+SENTENCES = ("Come in, love! ", "The fog is thick. ")
+"""A reply in two fragments; the reply filter lets each through once its sentence ends."""
+
+
+class WatchedBackend(InstantBackend):
+    """Streams ``pieces`` one by one, noting what the console showed before each."""
+
+    def __init__(self, out: io.StringIO, pieces: tuple[str, ...]) -> None:
+        super().__init__()
+        self._out = out
+        self._pieces = pieces
+        self.shown: list[str] = []
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        for piece in self._pieces:
+            self.shown.append(self._out.getvalue())
+            yield piece
+        self.shown.append(self._out.getvalue())
+
+
+async def test_a_terminal_shows_who_is_writing_then_the_reply_as_it_streams(
+    tmp_path: Path, pack_dir: Path
+) -> None:
+    out = io.StringIO()
+    backend = WatchedBackend(out, SENTENCES)
+    output = await run_console(
+        tmp_path, pack_dir, "Mira, hello!\n", live=True, backend=backend, out=out
+    )
+    typing = "Mira is writing…"
+    assert backend.shown[:2] == [typing, typing + CLEAR + "Mira: Come in, love!"]
+    assert output == typing + CLEAR + "Mira: Come in, love! The fog is thick.\n"
+
+
+async def test_a_terminal_erases_the_typing_line_when_nothing_is_said(
+    tmp_path: Path, pack_dir: Path
+) -> None:
+    out = io.StringIO()
+    backend = WatchedBackend(out, ())
+    output = await run_console(
+        tmp_path, pack_dir, "Mira, hello!\n", live=True, backend=backend, out=out
+    )
+    assert output == "Mira is writing…" + CLEAR
+
+
+async def test_piped_output_streams_plain_lines_without_a_typing_line(
+    tmp_path: Path, pack_dir: Path
+) -> None:
+    out = io.StringIO()
+    backend = WatchedBackend(out, SENTENCES)
+    output = await run_console(tmp_path, pack_dir, "Mira, hello!\n", backend=backend, out=out)
+    assert backend.shown[:2] == ["", "Mira: Come in, love!"]
+    assert output == "Mira: Come in, love! The fog is thick.\n"

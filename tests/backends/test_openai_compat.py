@@ -662,3 +662,72 @@ def test_an_unknown_constraint_is_refused() -> None:
         OpenAICompatBackend(
             name="x", base_url="http://127.0.0.1:9/v1", model="m", choice_constraint="guided"
         )
+
+
+# Hostile streams and secrets
+
+
+async def test_a_line_that_never_ends_is_a_clear_protocol_error(
+    server: OpenAIServer, connect: Connect
+) -> None:
+    server.script(Reply(body=["data: ", *["a" * 65536] * 20]))
+    backend = connect()
+
+    with pytest.raises(BackendProtocolError) as caught:
+        await collect(backend)
+    message = str(caught.value)
+    assert "sent a line of over 1048576 bytes (not a chat-completion stream)" in message
+    assert "it began 'data: aaa" in message
+    assert len(message) < 500
+
+
+class Burst(httpx.AsyncByteStream):
+    """A long event stream whose chunks are all ready at once, as from a fast local server."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            yield event(chat_chunk("word ")).encode()
+        yield DONE.encode()
+
+
+async def test_a_long_stream_lets_other_channels_run_between_chunks(connect: Connect) -> None:
+    headers = {"Content-Type": "text/event-stream"}
+    transport = httpx.MockTransport(
+        lambda _: httpx.Response(200, headers=headers, stream=Burst(300))
+    )
+    backend = connect(transport=transport)
+    turns = 0
+
+    async def other_channel() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other_channel())
+    await asyncio.sleep(0)
+    before = turns
+    fragments = await collect(backend)
+    task.cancel()
+    assert len(fragments) == 300
+    assert turns - before >= 300
+
+
+async def test_credentials_in_base_url_stay_out_of_errors_and_logs(
+    connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "hunter2-secret-pw"
+    url = f"http://mira:{password}@127.0.0.1:{closed_port()}/v1"
+    backend = connect(base_url=url, max_retries=1)
+
+    with pytest.raises(BackendUnavailable) as caught:
+        await collect(backend)
+    message = str(caught.value)
+    assert "cannot connect to http://***@127.0.0.1:" in message
+    for secret in (password, "mira:"):
+        assert secret not in message
+        assert secret not in caplog.text

@@ -101,3 +101,53 @@ def test_the_likelihood_weight_is_optional_and_never_negative() -> None:
         with pytest.raises(ConfigError) as raised:
             parse_config({"scheduler": {"likelihood_weight": bad}})
         assert "scheduler.likelihood_weight: expected a number of 0 or more" in str(raised.value)
+
+
+def test_adapter_and_backend_options_are_checked_with_everything_else(tmp_path: Path) -> None:
+    path = tmp_path / "botkit.yaml"
+    path.write_text(
+        "backends:\n"
+        "  remote:\n"
+        "    type: openai\n"
+        "    base_url: 127.0.0.1:8000/v1\n"
+        "    model: small\n"
+        "    read_timout: 30\n"
+        "    max_retries: many\n"
+        "conversation: {max_hops: 99}\n"
+        "scheduler: {policy: loud}\n"
+        "adapters:\n"
+        "  discord:\n"
+        "    token: abc\n"
+        "    stream_interval: fast\n"
+        "  telegram:\n"
+        "    poll_timeout: 5\n"
+        "  matrix: {}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert caught.value.problems == [
+        "backends.remote.base_url: expected an http:// or https:// URL, found '127.0.0.1:8000/v1'",
+        "backends.remote.read_timout: unknown option for an openai backend; "
+        "did you mean 'read_timeout'?",
+        "backends.remote.max_retries: expected a whole number 0..100, found 'many'",
+        "scheduler.policy: expected one of scoring, likelihood, model, round-robin, manual",
+        "adapters.discord.stream_interval: expected a number above 0, found 'fast'",
+        "adapters.telegram.token: required for telegram",
+        "adapters.matrix: no adapter called 'matrix' (installed: console, discord, slack, "
+        "telegram)",
+        "conversation.max_hops: expected a whole number 0..50",
+    ]
+    assert str(caught.value).splitlines()[0] == f"{path}: {caught.value.problems[0]}"
+
+
+def test_a_config_nested_too_deep_or_too_large_is_one_clear_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("adapters: " + "[" * 1000 + "]" * 1000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as nested:
+        load_config(deep)
+    assert "nest more than 64 levels" in str(nested.value)
+    large = tmp_path / "large.yaml"
+    large.write_text("# " + "x" * (2 << 20) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as sized:
+        load_config(large)
+    assert "larger than" in str(sized.value)

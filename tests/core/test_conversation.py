@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from itertools import count
 from typing import Any
 
+import pytest
+
 from botkit.app import App
-from botkit.backends.base import BackendTimeout, ChatRequest
+from botkit.backends.base import BackendTimeout, BackendUnavailable, ChatRequest
 from botkit.events import Author, ChannelKey, CommandEvent, MessageEvent, Permission
 from botkit.testing import InstantBackend, RecordingAdapter
 
@@ -154,13 +157,42 @@ async def test_a_failing_backend_gives_a_clear_notice_and_the_channel_keeps_work
     async with make_app(InstantBackend(script), max_hops=0) as (app, adapter):
         await push(app, adapter, said("Mira, hello?"))
         assert adapter.replies == []
-        assert adapter.notices[-1][1] == (
-            "Mira could not reply: backend 'instant': no reply within 30 s"
-        )
+        assert adapter.notices[-1][1] == "Mira could not reply just now."
         await push(app, adapter, said("Mira, hello again?"))
         assert [r.text.strip() for r in adapter.replies] == ["Back again."]
         turns = await app.store.recent_turns(ROOM, 10)
         assert [t.text for t in turns] == ["Mira, hello?", "Mira, hello again?", "Back again."]
+
+
+async def test_a_backend_failure_shows_no_internals_in_chat_only_in_the_log(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = "http://eve:hunter2-secret-pw@10.0.0.5:8000/v1/chat/completions"
+
+    def script(request: ChatRequest) -> str:
+        raise BackendUnavailable(f"backend 'vllm': cannot connect to {url}: [Errno 111] refused")
+
+    async with make_app(InstantBackend(script), max_hops=0) as (app, adapter):
+        await push(app, adapter, said("Mira, hello?"))
+    notice = adapter.notices[-1][1]
+    assert notice == "Mira could not reply just now."
+    for internal in ("http", "hunter2", "10.0.0.5", "vllm", "Errno", "cannot connect"):
+        assert internal not in notice
+    assert "Mira could not reply: backend 'vllm': cannot connect" in caplog.text
+
+
+async def test_a_runaway_reply_is_cut_at_max_reply_chars_and_the_channel_goes_on(
+    make_app: AppFactory,
+) -> None:
+    replies = iter(["The tide is turning, love. " * 20_000, "Aye."])
+    backend = InstantBackend(lambda request: next(replies))
+    async with make_app(backend, max_hops=0, max_reply_chars=500) as (app, adapter):
+        await push(app, adapter, said("Mira, what news?"))
+        await push(app, adapter, said("Mira, and now?"))
+        texts = [t.text for t in await app.store.recent_turns(ROOM, 10)]
+    assert 0 < len(texts[1]) <= 500
+    assert texts[1].endswith("love.")
+    assert texts[3] == "Aye."
 
 
 async def test_keyed_knowledge_reaches_the_prompt(make_app: AppFactory) -> None:
@@ -227,3 +259,56 @@ async def test_messages_queued_together_are_each_answered(make_app: AppFactory) 
             ("Mira", first.message_id),
             ("Bram", second.message_id),
         ]
+
+
+class GatedBackend(InstantBackend):
+    """Answers like InstantBackend, but its first reply waits until ``gate`` opens."""
+
+    def __init__(self, script: Any = "Aye.") -> None:
+        super().__init__(script)
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        self.started.set()
+        await self.gate.wait()
+        async for word in super().stream(request):
+            yield word
+
+
+async def test_a_burst_of_messages_is_kept_whole_and_answered_together(
+    make_app: AppFactory,
+) -> None:
+    backend = GatedBackend(speaker)
+    async with make_app(backend, max_hops=0) as (app, adapter):
+        burst = [said("Mira, hello!")]
+        await adapter.push(burst[0])
+        await backend.started.wait()
+        burst += [said(f"Mira, what about number {n}?") for n in range(25)]
+        burst += [said("Bram, are you still there?")]
+        burst += [said(f"Last words {n}.") for n in range(2)]
+        for message in burst[1:]:
+            await adapter.push(message)
+        backend.gate.set()
+        await app.wait_idle()
+        answered = [r.reply_to for r in adapter.replies]
+        assert answered[0] == burst[0].message_id
+        assert len(backend.requests) <= 5
+        assert set(answered) <= {m.message_id for m in (burst[0], *burst[-3:])}
+        assert "Bram" in [r.identity.name for r in adapter.replies[1:]]
+        stored = [t.message_id for t in await app.store.recent_turns(ROOM, 100)]
+        assert all(m.message_id in stored for m in burst)
+        assert await app.store.unfinished_messages() == []
+
+
+async def test_everyone_spoken_to_answers_even_when_a_message_follows_quickly(
+    make_app: AppFactory,
+) -> None:
+    backend = GatedBackend(speaker)
+    async with make_app(backend, max_hops=0) as (app, adapter):
+        await adapter.push(said("Mira and Bram, what news from the harbour?"))
+        await backend.started.wait()
+        await adapter.push(said("I heard a ship came in."))
+        backend.gate.set()
+        await app.wait_idle()
+        assert sorted({r.identity.name for r in adapter.replies}) == ["Bram", "Mira"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,53 @@ async def test_mentioning_a_name_mid_line_is_not_a_speaker_tag() -> None:
 async def test_invented_speaker_tags_after_a_sentence_end_the_reply(raw: str, kept: str) -> None:
     out, _ = await run(raw, size=4)
     assert out == kept
+
+
+LINE = "The tide is out and the gulls are loud over the harbour tonight, love. "
+
+
+def one_line(chars: int) -> str:
+    return (LINE * (chars // len(LINE) + 1))[:chars]
+
+
+@pytest.mark.parametrize("text", [one_line, lambda chars: "a" * chars], ids=["prose", "no-end"])
+async def test_filtering_work_grows_linearly_with_the_reply(text: Any) -> None:
+    scanned = {}
+    for chars in (10_000, 100_000):
+        out, reply = await run(text(chars), 1000)
+        assert len(out) > chars * 0.9
+        scanned[chars] = reply.scanned
+    assert scanned[100_000] <= 5 * 100_000
+    assert scanned[100_000] <= 11 * scanned[10_000]
+
+
+class Fragments:
+    """An endless reply, counting the fragments drawn and whether it was closed."""
+
+    def __init__(self, fragment: str) -> None:
+        self.fragment = fragment
+        self.drawn = 0
+        self.closed = False
+
+    def __aiter__(self) -> Fragments:
+        return self
+
+    async def __anext__(self) -> str:
+        self.drawn += 1
+        return self.fragment
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_reply_is_cut_at_max_chars_and_the_stream_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = Fragments(LINE)
+    reply = ReplyFilter(speaker="Mira", others=["Bram"], max_chars=1000)
+    out = "".join([part async for part in reply.filter(source)])
+    assert 0 < len(out) <= 1000
+    assert out.endswith("love.")
+    assert source.drawn <= 1000 // len(LINE) + 2
+    assert source.closed
+    assert "Mira's reply reached max_reply_chars (1000)" in caplog.text

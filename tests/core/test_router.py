@@ -183,3 +183,76 @@ async def test_idle_workers_retire(store: Store) -> None:
     await router.ingest(message(A, 2))
     await router.wait_idle()
     await router.aclose()
+
+
+async def test_a_flood_waits_in_the_store_beyond_the_queue_bound(store: Store) -> None:
+    release = asyncio.Event()
+    handled: list[str] = []
+    deepest = 0
+    floods: list[ChannelKey] = []
+
+    async def handler(event: Event, waiting: Callable[[], int]) -> None:
+        nonlocal deepest
+        deepest = max(deepest, router.queued)
+        await release.wait()
+        handled.append(event.event_id)
+
+    async def flooded(channel: ChannelKey) -> None:
+        floods.append(channel)
+
+    router = Router(store=store, handler=handler, max_queued=5, on_flood=flooded)
+    for n in range(40):
+        await router.ingest(message(A, n))
+        deepest = max(deepest, router.queued)
+    await router.ingest(message(B, 1))
+    assert router.queued <= 5 + 1
+    release.set()
+    await router.wait_idle()
+    assert [e for e in handled if e.startswith("a-")] == [f"a-{n}" for n in range(40)]
+    assert "b-1" in handled
+    assert deepest <= 5 + 1
+    assert floods == [A]
+    assert await store.unfinished_messages() == []
+    await router.aclose()
+
+
+async def test_messages_arriving_while_the_store_is_drained_keep_their_order(
+    store: Store,
+) -> None:
+    handled: list[str] = []
+    next_n = 10
+    all_in = asyncio.Event()
+
+    async def handler(event: Event, waiting: Callable[[], int]) -> None:
+        nonlocal next_n
+        await all_in.wait()
+        handled.append(event.event_id)
+        if next_n < 30:
+            await router.ingest(message(A, next_n))
+            next_n += 1
+
+    router = Router(store=store, handler=handler, max_queued=3)
+    for n in range(10):
+        await router.ingest(message(A, n))
+    all_in.set()
+    await router.wait_idle()
+    assert handled == [f"a-{n}" for n in range(30)]
+    await router.aclose()
+
+
+async def test_waiting_counts_messages_held_in_the_store(store: Store) -> None:
+    seen: list[int] = []
+    release = asyncio.Event()
+
+    async def handler(event: Event, waiting: Callable[[], int]) -> None:
+        await release.wait()
+        seen.append(waiting())
+
+    router = Router(store=store, handler=handler, max_queued=2)
+    for n in range(6):
+        await router.ingest(message(A, n))
+    release.set()
+    await router.wait_idle()
+    assert seen[0] > 2
+    assert seen[-1] == 0
+    await router.aclose()

@@ -45,6 +45,7 @@ def test_a_greeting_to_everyone_gets_replies_from_two_characters(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert len(set(speakers(result.stdout))) >= 2, result.stdout
     assert "Model ready" in result.stderr
+    assert "\r" not in result.stdout and "is writing" not in result.stdout, result.stdout
 
 
 def test_history_survives_a_restart(tmp_path: Path) -> None:

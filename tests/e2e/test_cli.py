@@ -51,7 +51,7 @@ def test_run_reports_config_problems_in_one_line(tmp_path: Path) -> None:
     result = botkit("run", "--config", str(config))
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
-    assert last.startswith("botkit: error: adapters.matrix: no adapter called 'matrix'")
+    assert last.startswith(f"botkit: error: {config}: adapters.matrix: no adapter called 'matrix'")
     assert "(installed: console, discord" in last
 
 
@@ -63,8 +63,7 @@ def test_run_names_a_missing_platform_token(tmp_path: Path) -> None:
     result = botkit("run", "--config", str(config), env={"DISCORD_TOKEN": ""})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        "botkit: error: adapters.discord: token is required "
-        "(the bot token, e.g. token: ${DISCORD_TOKEN})"
+        f"botkit: error: {config}: adapters.discord.token: required for discord"
     )
 
 

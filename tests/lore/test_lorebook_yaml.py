@@ -3,6 +3,7 @@ invalid regular expressions, shared pack books, and extensions kept verbatim."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ def test_every_lorebook_problem_is_reported_at_once_with_file_line_and_field(
         [
             f"{path}:6: lorebook.recursive: unknown field; did you mean 'recursive_scanning'?",
             f"{path}:8: lorebook.entries[0].keys[0]: invalid regular expression 'bell(': "
-            "missing ), unterminated subpattern at position 4",
+            "missing ): bell( (RE2 syntax: no look-arounds or backreferences)",
             f"{path}:15: lorebook.entries[1].constant: expected true or false",
             f"{path}:14: lorebook.entries[1].selective_logic: expected one of and_any, and_all, "
             "not_any, not_all, found 'maybe'",
@@ -179,4 +180,91 @@ def test_pack_lorebook_problems_name_their_own_file(tmp_path: Path) -> None:
     assert [str(p) for p in check_paths([tmp_path])] == [
         f"{tmp_path / 'pack.yaml'}:3: lorebooks[1]: file 'missing.yaml' does not exist in the pack",
         f"{world}:2: entries[0].content: required field is missing",
+    ]
+
+
+WORLD_INFO = {
+    "entries": {
+        "0": {
+            "uid": 0,
+            "key": ["fog"],
+            "keysecondary": ["harbour"],
+            "comment": "the fog",
+            "content": "Fog rolls in at dusk.",
+            "constant": False,
+            "selective": True,
+            "selectiveLogic": 2,
+            "order": 50,
+            "position": 1,
+            "disable": False,
+            "probability": 100,
+            "depth": 4,
+        },
+        "1": {
+            "uid": 1,
+            "key": [],
+            "keysecondary": [],
+            "comment": "",
+            "content": "The tide is ruled by the moon.",
+            "constant": True,
+            "selective": False,
+            "selectiveLogic": 0,
+            "order": 100,
+            "position": 4,
+            "disable": True,
+            "caseSensitive": None,
+        },
+    }
+}
+
+
+def test_a_sillytavern_world_info_file_loads_as_a_pack_lorebook(tmp_path: Path) -> None:
+    write(tmp_path, "pack.yaml", PACK.replace("world.yaml, missing.yaml", "world.json"))
+    write(tmp_path, "world.json", json.dumps(WORLD_INFO, indent=2))
+    write(tmp_path, "mira.yaml", "id: mira\nname: Mira\npersona: [Mira runs the inn.]\n")
+    [book] = load_pack(tmp_path).lorebooks
+    fog, tide = book.entries
+    assert (fog.keys, fog.secondary_keys, fog.content, fog.comment, fog.id) == (
+        ("fog",),
+        ("harbour",),
+        "Fog rolls in at dusk.",
+        "the fog",
+        0,
+    )
+    assert (fog.selective, fog.selective_logic, fog.insertion_order, fog.position) == (
+        True,
+        SelectiveLogic.NOT_ANY,
+        50,
+        Position.AFTER_CHAR,
+    )
+    assert fog.enabled and fog.extensions == {"probability": 100, "depth": 4}
+    assert (tide.constant, tide.enabled, tide.position) == (True, False, Position.BEFORE_CHAR)
+    assert tide.extensions == {"position": 4}
+
+
+REGEX_KEYS = """\
+id: mira
+name: Mira
+persona: [Mira runs the inn.]
+lorebook:
+  entries:
+    - keys: ["(a+)+$", 'light\\w*']
+      use_regex: true
+      content: x
+    - keys: ["(?<=old )bell", '(ring)\\1']
+      use_regex: true
+      content: y
+"""
+
+
+def test_check_refuses_regex_keys_re2_cannot_run_and_accepts_backtracking_bombs(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "mira.yaml", REGEX_KEYS)
+    problems = [str(p) for p in check_paths([path])]
+    assert problems == [
+        f"{path}:9: lorebook.entries[1].keys[0]: invalid regular expression '(?<=old )bell': "
+        "invalid perl operator: (?<= (RE2 syntax: no look-arounds or backreferences)",
+        f"{path}:9: lorebook.entries[1].keys[1]: invalid regular expression '(ring)\\\\1': "
+        "invalid escape sequence: \\1 (RE2 syntax: no look-arounds or backreferences)",
     ]

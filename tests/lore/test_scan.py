@@ -3,9 +3,19 @@ insertion order, disabled entries and recursive scanning."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from botkit.lore import Lorebook, LoreEntry, SelectiveLogic, Trigger, entry_matches, scan
+from botkit.lore import (
+    Lorebook,
+    LoreEntry,
+    SelectiveLogic,
+    Trigger,
+    entry_matches,
+    key_pattern,
+    scan,
+)
 
 
 def names(books: list[Lorebook], messages: list[str], **options: object) -> list[str]:
@@ -50,6 +60,28 @@ def test_regex_keys() -> None:
     assert entry_matches(regex, "in YEAR 12 of the reign")
     assert not entry_matches(regex, "in year twelve")
     assert entry_matches(entry("prefix", r"light\w*", use_regex=True), "the lighthouse")
+
+
+def test_a_backtracking_bomb_key_costs_linear_work() -> None:
+    matcher = key_pattern("(a+)+$", case_sensitive=False, use_regex=True)
+    assert not isinstance(matcher, re.Pattern), "regex keys must not run on a backtracking engine"
+    bomb = entry("bomb", "(a+)+$", use_regex=True)
+    book = Lorebook(entries=(bomb, entry("bell", "bell")))
+    assert names([book], ["a" * 30 + "!", "the bell"]) == ["bell"]
+    assert names([book], ["b" + "A" * 100_000]) == ["bomb"]
+
+
+def test_a_regex_key_re2_refuses_is_skipped_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    book = Lorebook(entries=(entry("old", "(?<=old )bell", use_regex=True), entry("bell", "bell")))
+    for _ in range(3):
+        assert names([book], ["the old bell rang"]) == ["bell"]
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == [
+        "lorebook key '(?<=old )bell' is skipped: invalid perl operator: (?<= "
+        "(RE2 syntax: no look-arounds or backreferences)"
+    ]
 
 
 @pytest.mark.parametrize(

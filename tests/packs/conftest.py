@@ -111,12 +111,17 @@ def data_dir(tmp_path: Path) -> Path:
 
 @asynccontextmanager
 async def running(
-    data_dir: Path, pack_dir: Path, installers: list[str] | None = None
+    data_dir: Path,
+    pack_dir: Path,
+    installers: list[str] | None = None,
+    owners: list[str] | None = None,
 ) -> AsyncIterator[tuple[App, RecordingAdapter]]:
-    """An App on the shared test pack (and whatever is installed in ``data_dir``)."""
+    """An App on the shared test pack (and whatever is installed in ``data_dir``); the
+    repositories here are local, so installing them from chat needs an owner."""
     config = parse_config(
         {
             "data_dir": str(data_dir),
+            "owners": owners or [],
             "packs": {"folders": [str(pack_dir)], "installers": installers or []},
             "conversation": {"cast": ["mira"]},
             "memory": {"enabled": False},

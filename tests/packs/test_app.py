@@ -69,7 +69,10 @@ async def test_an_installed_pack_that_fails_to_load_is_skipped_in_one_line(
 async def test_pack_changes_need_the_allowlist_and_reload_the_characters(
     cove_repo: Repo, data_dir: Path, pack_dir: Path
 ) -> None:
-    async with running(data_dir, pack_dir, ["test:u-keeper"]) as (app, adapter):
+    async with running(data_dir, pack_dir, ["test:u-keeper"], ["test:u-keeper"]) as (
+        app,
+        adapter,
+    ):
         install = command(ANN, "pack", "install", f"{cove_repo.url}@v1.0.0")
         assert await answer(app, adapter, install) == (
             "Cannot do that: /pack install is only for the bot's owner and the users listed "
@@ -120,7 +123,7 @@ async def test_a_refused_pack_is_reported_line_by_line_in_chat(
 ) -> None:
     folder = tmp_path / "bad"
     write_files(folder, {**pack_files(), "setup.py": "import os\n"})
-    async with running(data_dir, pack_dir, ["test:*"]) as (app, adapter):
+    async with running(data_dir, pack_dir, ["test:*"], ["test:u-ann"]) as (app, adapter):
         reply = await answer(app, adapter, command(ANN, "pack", "install", str(folder)))
     assert reply.splitlines() == [
         "Cannot do that: /pack install refused:",
@@ -141,7 +144,10 @@ async def test_an_install_does_not_hold_up_other_channels(
         return await checkout(self, url, wanted, dest)
 
     monkeypatch.setattr(Git, "checkout", held_checkout)
-    async with running(data_dir, pack_dir, ["test:u-keeper"]) as (app, adapter):
+    async with running(data_dir, pack_dir, ["test:u-keeper"], ["test:u-keeper"]) as (
+        app,
+        adapter,
+    ):
         await adapter.push(command(KEEPER, "pack", "install", cove_repo.url))
         await started.wait()
         await adapter.push(

@@ -55,11 +55,11 @@ async def test_a_bad_version_is_refused_whole_and_the_installed_one_keeps_workin
 
     problems = await refused(installer, "cove@v2.0.0", update=True)
     assert problems == [
+        "art/avatar.png: over 4 MiB, the most any pack file may hold (not downloaded)",
         "outside.md: a symbolic link (to ../outside, outside the pack); "
         "packs may not contain links",
         "passwd.yaml: a symbolic link (to /etc/passwd, outside the pack); "
         "packs may not contain links",
-        "art/avatar.png: 4,194,312 bytes, over the 4 MiB limit for image files",
         "pack.yaml:4: characters[2]: '../x.yaml' points outside the pack folder",
         "orin.yaml:3: invalid YAML: expected ',' or ']', but got ':' "
         "(while parsing a flow sequence on line 2)",

@@ -170,3 +170,18 @@ async def test_everything_survives_reopening(db_path: Path) -> None:
         assert await store.character_of_message(ROOM, "r-2") == "mira"
         assert await store.get_cast(ROOM) == ["mira"]
         assert await store.get_setting("global", "volume") == 3
+
+
+async def test_a_reply_never_replaces_another_reply_with_the_same_id(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await reply(store, 1, message_id="r-1", reply_to="m-0")
+    await reply(store, 2, character_id="bram", message_id="r-1", reply_to="m-0")
+    await reply(store, 1, message_id="r-1", reply_to="m-0")
+    turns = await store.recent_turns(ROOM, 10)
+    assert [(t.speaker_id, t.text, t.message_id) for t in turns] == [
+        ("mira", "reply 1", "r-1"),
+        ("bram", "reply 2", None),
+    ]
+    assert await store.character_of_message(ROOM, "r-1") == "mira"
+    assert "reply id r-1 already belongs to another reply" in caplog.text

@@ -24,6 +24,8 @@ THREAD_ID = "900000000000000003"
 BOT_ID = "900000000000000009"
 APP_ID = BOT_ID
 MANAGE_GUILD = 1 << 5
+EPHEMERAL = 1 << 6
+"""The message flag that shows a message to the interaction's user alone."""
 EVERYTHING = (1 << 41) - 1
 
 
@@ -54,6 +56,7 @@ class Posted:
     avatar_url: str | None = None
     thread_id: str | None = None
     message_id: str = ""
+    ephemeral: bool = False
 
 
 @dataclass
@@ -467,7 +470,10 @@ class FakeDiscord:
         self, webhook_id: str, body: dict[str, Any], request: web.Request
     ) -> web.StreamResponse:
         if webhook_id == APP_ID:
-            self.posted.append(Posted("followup", CHANNEL_ID, body.get("content", "")))
+            ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
+            self.posted.append(
+                Posted("followup", CHANNEL_ID, body.get("content", ""), ephemeral=ephemeral)
+            )
             return self._json(
                 self.message(user(BOT_ID, "botkit", bot=True), body.get("content", ""))
             )

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -138,14 +138,16 @@ NO_REPLY_LEFT = error_reply(418, "the test server has no scripted reply left")
 class OpenAIServer:
     """An HTTP/1.1 server on a random 127.0.0.1 port answering with scripted replies.
 
-    Use it as ``async with OpenAIServer() as server``; queue replies with :meth:`script`,
-    then inspect :attr:`requests`. :attr:`client_gone` is set whenever a connection ends
+    Use it as ``async with OpenAIServer() as server``; queue replies with :meth:`script`
+    (or give a ``responder`` that makes each reply from its request), then inspect
+    :attr:`requests`. :attr:`client_gone` is set whenever a connection ends
     (the client hung up, or a :class:`Drop` cut it), so tests can see a client let go.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[ReceivedRequest], Reply] | None = None) -> None:
         self.requests: list[ReceivedRequest] = []
         self.client_gone = asyncio.Event()
+        self._responder = responder
         self._replies: deque[Reply] = deque()
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
@@ -187,7 +189,12 @@ class OpenAIServer:
         try:
             while (request := await _read_request(reader)) is not None:
                 self.requests.append(request)
-                reply = self._replies.popleft() if self._replies else NO_REPLY_LEFT
+                if self._replies:
+                    reply = self._replies.popleft()
+                elif self._responder is not None:
+                    reply = self._responder(request)
+                else:
+                    reply = NO_REPLY_LEFT
                 if not await self._send(reply, reader, writer):
                     break
         except (ConnectionError, asyncio.IncompleteReadError):

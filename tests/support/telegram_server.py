@@ -65,7 +65,8 @@ class FakeTelegram:
 
     ``statuses`` maps user ids to their chat member status ("administrator", "creator";
     anyone else is a "member"). ``outsiders`` holds tokens of bots that were never added
-    to the chats: their messages are refused with 403.
+    to the chats: their messages are refused with 403. ``revoked`` holds tokens Telegram
+    no longer accepts: every call with one is refused with 401.
     """
 
     sent: list[Sent] = field(default_factory=list)
@@ -74,6 +75,7 @@ class FakeTelegram:
     commands: dict[str, list[Json]] = field(default_factory=dict)
     statuses: dict[int, str] = field(default_factory=dict)
     outsiders: set[str] = field(default_factory=set)
+    revoked: set[str] = field(default_factory=set)
     port: int = 0
     _delivered: dict[int, Json] = field(default_factory=dict)
     _queue: list[Json] = field(default_factory=list)
@@ -172,6 +174,8 @@ class FakeTelegram:
 
     async def _call(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]
+        if token in self.revoked:
+            return _error(401, "Unauthorized")
         params = await _params(request)
         waits = self._failures.get(method)
         if waits:

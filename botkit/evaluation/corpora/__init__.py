@@ -14,6 +14,7 @@ from botkit.evaluation.corpora.common import MIN_SPEAKERS
 from botkit.evaluation.corpora.emorynlp import read_emorynlp
 from botkit.evaluation.corpora.meld import read_meld
 from botkit.evaluation.corpora.molweni import read_molweni
+from botkit.evaluation.corpus_formats import CORPUS_FORMATS
 from botkit.evaluation.memory_data import DatasetError
 from botkit.evaluation.turns_data import TurnsConversation, load_turns
 
@@ -25,8 +26,6 @@ _READERS: dict[str, Callable[[Path], list[TurnsConversation]]] = {
     "emorynlp": read_emorynlp,
     "molweni": read_molweni,
 }
-CORPUS_FORMATS = tuple(_READERS)
-"""The formats :func:`load_corpus` reads: botkit's own JSON Lines, then the corpora."""
 
 
 def load_corpus(path: Path, format: str) -> list[TurnsConversation]:

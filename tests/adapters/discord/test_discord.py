@@ -393,3 +393,17 @@ async def test_policy_and_mute_commands_switch_turn_taking(
         await until(lambda: bool(webhook_posts(fake)))
         await app.wait_idle()
         assert [p.username for p in webhook_posts(fake)] == ["Bram"]
+
+
+async def test_command_answers_are_seen_only_by_their_caller(
+    fake: FakeDiscord, tmp_path: Path, pack_dir: Path
+) -> None:
+    async with running(fake, tmp_path, pack_dir, "Hello.") as app:
+        added = await answer_to(
+            fake, app, "character", "add", option("character", "wren"), permissions=0
+        )
+        assert added.startswith("Cannot do that: /add")
+        await answer_to(fake, app, "pack", "list", permissions=0)
+    answers = [p for p in fake.posted if p.kind == "followup"]
+    assert len(answers) == 2
+    assert all(p.ephemeral for p in answers)

@@ -13,7 +13,7 @@ import pytest
 from botkit.adapters.telegram import TelegramAdapter
 
 from botkit.adapter import AdapterContext
-from botkit.app import App
+from botkit.app import App, ConfigurationError
 from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
 from botkit.events import ChannelKey
@@ -326,6 +326,34 @@ async def test_tokens_stay_out_of_logs_and_repr(
     assert MIRA_TOKEN not in repr(adapter)
 
 
+@pytest.mark.parametrize("setting", ["token", "bots.mira"])
+async def test_a_rejected_token_is_named_by_its_setting_and_never_shown(
+    fake: FakeTelegram,
+    tmp_path: Path,
+    pack_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    setting: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.revoked.add(SHARED_TOKEN if setting == "token" else MIRA_TOKEN)
+    adapter = TelegramAdapter(
+        token=SHARED_TOKEN, bots={"mira": MIRA_TOKEN}, base_url=fake.base_url, poll_timeout=1
+    )
+    config = parse_config({"data_dir": str(tmp_path / "data"), "packs": [str(pack_dir)]})
+    app = App(config, backends={"b": InstantBackend("Aye.")}, adapters={"telegram": adapter})
+    with pytest.raises(ConfigurationError) as caught:
+        async with app:
+            pass
+    error = str(caught.value)
+    assert error == (
+        f"adapters.telegram could not start: ValueError: Telegram rejected the bot token in "
+        f"adapters.telegram.{setting} (revoked or mistyped? BotFather shows the current one)"
+    )
+    for token in (SHARED_TOKEN, MIRA_TOKEN, "mira-secret"):
+        assert token not in error
+        assert token not in caplog.text
+
+
 def test_config_is_checked() -> None:
     context = AdapterContext(data_dir=Path("."), wait_idle=idle)
     with pytest.raises(ValueError, match="token is required"):
@@ -361,3 +389,36 @@ async def test_policy_switches_turn_taking_for_administrators(
         await until(lambda: bool(replies(fake)))
         await app.wait_idle()
         assert speakers(fake) == ["Bram"]
+
+
+async def test_an_update_is_confirmed_only_after_botkit_took_its_message(
+    fake: FakeTelegram,
+) -> None:
+    """A process that dies between fetching an update and storing its message is sent the
+    update again: the next poll confirms it only once the sink has returned."""
+    stuck = asyncio.Event()
+    first = TelegramAdapter(token=SHARED_TOKEN, base_url=fake.base_url, poll_timeout=1)
+
+    async def never_stores(_event: Any) -> None:
+        stuck.set()
+        await asyncio.Event().wait()
+
+    await first.start(never_stores)
+    say(fake, ANN, "Mira, are you there?")
+    say(fake, ANN, "Hello?")
+    await stuck.wait()
+    await asyncio.sleep(1.5)
+    await first.stop()
+
+    received: list[str] = []
+
+    async def stores(event: Any) -> None:
+        received.append(event.text)
+
+    second = TelegramAdapter(token=SHARED_TOKEN, base_url=fake.base_url, poll_timeout=1)
+    await second.start(stores)
+    try:
+        await until(lambda: len(received) >= 2)
+    finally:
+        await second.stop()
+    assert received == ["Mira, are you there?", "Hello?"]
