@@ -308,8 +308,10 @@ async def evaluate_memory(
             }
             variants = []
             hits: dict[str, list[dict[int, float]]] = {}
-            for name, weights in _variants(settings.weights):
-                memory.settings = dataclasses.replace(settings, weights=weights)
+
+            async def score(name: str, units: dict[int, set[str]] | None = None) -> None:
+                """Ask every question with ``memory``'s settings; keep the row and its hits."""
+                assert memory is not None
                 variant, hits[name] = await _score(
                     memory,
                     conversations,
@@ -318,25 +320,19 @@ async def evaluate_memory(
                     depth=depth,
                     name=name,
                     progress=progress,
+                    units=units,
                 )
                 variants.append(variant)
+
+            for name, weights in _variants(settings.weights):
+                memory.settings = dataclasses.replace(settings, weights=weights)
+                await score(name)
             observed = None
             if observer is not None:
                 observed = await _observe(memory, store, observer, conversations, progress)
                 memory.settings = settings
-                sources = await _turns_of_observations(store)
-                for name, units in ((WITH_OBSERVATIONS, None), (PAPER_COUNT, sources)):
-                    variant, hits[name] = await _score(
-                        memory,
-                        conversations,
-                        seq_to_turn,
-                        ks=ks,
-                        depth=depth,
-                        name=name,
-                        progress=progress,
-                        units=units,
-                    )
-                    variants.append(variant)
+                await score(WITH_OBSERVATIONS)
+                await score(PAPER_COUNT, await _turns_of_observations(store))
         finally:
             if memory is not None:
                 await memory.aclose()
