@@ -55,6 +55,15 @@ def utc_text(time: datetime) -> str:
     return utc.isoformat(timespec="microseconds")
 
 
+def _oldest_first(rows: Iterable[Sequence[Any]]) -> list[Turn]:
+    """Turns from rows of (speaker id, name, text, is character, time, message id, reply to)
+    read newest first."""
+    return [
+        Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])
+        for row in reversed(list(rows))
+    ]
+
+
 def _place(channel: ChannelKey) -> tuple[str, str, str]:
     """The channel's key text, platform and server columns."""
     return str(channel), channel.platform, channel.server
@@ -435,10 +444,7 @@ class Store:
             " FROM turns WHERE channel = ? ORDER BY seq DESC LIMIT ?",
             (str(channel), limit),
         )
-        return [
-            Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])
-            for row in reversed(rows)
-        ]
+        return _oldest_first(rows)
 
     async def conversation_turns(
         self, channel: ChannelKey, limit: int, *, including: str | None = None
@@ -457,10 +463,7 @@ class Store:
             " OR t.message_id IS ?) ORDER BY t.seq DESC LIMIT ?",
             (str(channel), EventStatus.PENDING.value, including, limit),
         )
-        return [
-            Turn(row[0], row[1], row[2], bool(row[3]), datetime.fromisoformat(row[4]), *row[5:])
-            for row in reversed(rows)
-        ]
+        return _oldest_first(rows)
 
     async def character_of_message(self, channel: ChannelKey, message_id: str) -> str | None:
         """The id of the character that posted ``message_id`` in ``channel``, if one did."""
