@@ -25,8 +25,8 @@ How it is read:
   empty, or matches no turn at all, is skipped and counted.
 - Category 5 questions have no answer in the conversation (adversarial); they are skipped
   and counted, so they are in no figure. Categories 1–4 are scored apart as well.
-- Session summaries and observations (with the turn ids they cite) are kept on the
-  conversation for reading, never indexed or ranked. Event summaries are not read.
+- The dataset's own session summaries, observations and event summaries are not read:
+  botkit is measured on the conversation alone.
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ from botkit.evaluation.memory_data import (
     DatasetError,
     EvalConversation,
     EvalDataset,
-    EvalObservation,
     EvalQuestion,
-    EvalSession,
     EvalTurn,
     Skipped,
     read_json,
@@ -147,7 +145,7 @@ def read_locomo(path: Path) -> EvalDataset:
         conversation = sample.get("conversation")
         if not isinstance(conversation, dict):
             raise DatasetError(f"{where}: conversation: missing, or not an object")
-        sessions, turns = _sessions(sample, conversation, where)
+        turns = _turns(conversation, where)
         known = {turn.id for turn in turns}
         qa = sample.get("qa")
         if not isinstance(qa, list):
@@ -180,7 +178,7 @@ def read_locomo(path: Path) -> EvalDataset:
                 unknown_only += 1
             else:
                 questions.append(EvalQuestion(question, found, category))
-        conversations.append(EvalConversation(sample_id, turns, tuple(questions), sessions))
+        conversations.append(EvalConversation(sample_id, turns, tuple(questions)))
     skipped = Skipped(unanswerable, without_evidence, unknown_only, tuple(unknown_ids))
     return EvalDataset(tuple(conversations), skipped, LOCOMO_CATEGORIES)
 
@@ -192,16 +190,11 @@ def _string(data: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _sessions(
-    sample: dict[str, Any], conversation: dict[str, Any], where: str
-) -> tuple[tuple[EvalSession, ...], tuple[EvalTurn, ...]]:
-    """The sessions holding turns, in number order, and all their turns."""
+def _turns(conversation: dict[str, Any], where: str) -> tuple[EvalTurn, ...]:
+    """The turns of every session, in session number order."""
     numbers = sorted(
         int(match.group(1)) for key in conversation if (match := _SESSION.fullmatch(key))
     )
-    summaries = _section(sample, "session_summary", where)
-    observations = _section(sample, "observation", where)
-    sessions: list[EvalSession] = []
     turns: list[EvalTurn] = []
     seen: set[str] = set()
     for number in numbers:
@@ -236,47 +229,6 @@ def _sessions(
                     caption if isinstance(caption, str) else "",
                 )
             )
-        summary = summaries.get(f"{key}_summary")
-        sessions.append(
-            EvalSession(
-                number,
-                start,
-                summary if isinstance(summary, str) else "",
-                _observations(
-                    observations.get(f"{key}_observation"),
-                    f"{where}: observation.{key}_observation",
-                ),
-            )
-        )
     if not turns:
         raise DatasetError(f"{where}: conversation: no session holds a turn")
-    return tuple(sessions), tuple(turns)
-
-
-def _section(sample: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    """An optional per-session part of a sample (summaries, observations); {} if absent."""
-    value = sample.get(key, {})
-    if not isinstance(value, dict):
-        raise DatasetError(f"{where}: {key}: expected an object")
-    return value
-
-
-def _observations(data: Any, where: str) -> tuple[EvalObservation, ...]:
-    """A session's ``{speaker: [[fact, "D1:3" or ["D1:3", ...]], ...]}``, in file order."""
-    if data is None:
-        return ()
-    if not isinstance(data, dict):
-        raise DatasetError(f"{where}: expected an object of speakers")
-    found = []
-    for speaker, facts in data.items():
-        if not isinstance(facts, list):
-            raise DatasetError(f"{where}.{speaker}: expected a list of [fact, turn ids]")
-        for fact in facts:
-            shaped = isinstance(fact, list) and len(fact) == 2 and isinstance(fact[0], str)
-            cited = fact[1] if shaped else None
-            if isinstance(cited, str):
-                cited = [cited]
-            if not isinstance(cited, list) or not all(isinstance(c, str) for c in cited):
-                raise DatasetError(f"{where}.{speaker}: expected [fact, turn ids], got {fact!r}")
-            found.append(EvalObservation(speaker, fact[0], split_evidence(cited)))
-    return tuple(found)
+    return tuple(turns)

@@ -13,9 +13,7 @@ __all__ = [
     "DatasetError",
     "EvalConversation",
     "EvalDataset",
-    "EvalObservation",
     "EvalQuestion",
-    "EvalSession",
     "EvalTurn",
     "Skipped",
     "load_dataset",
@@ -52,35 +50,12 @@ class EvalQuestion:
 
 
 @dataclass(frozen=True, slots=True)
-class EvalObservation:
-    """A fact the dataset's authors drew from a session, with the turns it cites."""
-
-    speaker: str
-    text: str
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EvalSession:
-    """One sitting of a conversation, and what the dataset's authors wrote about it.
-
-    Kept for reading, never indexed or used in ranking.
-    """
-
-    number: int
-    time: datetime
-    summary: str
-    observations: tuple[EvalObservation, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class EvalConversation:
     """A conversation to index and the questions to ask about it."""
 
     id: str
     turns: tuple[EvalTurn, ...]
     questions: tuple[EvalQuestion, ...]
-    sessions: tuple[EvalSession, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from botkit.backends.base import ChatRequest
 from botkit.cli import main
 from botkit.config import parse_config
 from botkit.evaluation.locomo import parse_session_time, read_locomo, split_evidence
-from botkit.evaluation.memory_data import DatasetError, EvalObservation
+from botkit.evaluation.memory_data import DatasetError
 from botkit.evaluation.memory_eval import PAPER_COUNT, WITH_OBSERVATIONS, evaluate_memory
 from botkit.testing import InstantBackend
 
@@ -51,8 +51,6 @@ def test_turns_take_their_session_time_a_minute_apart_in_session_order() -> None
         ("Cal", "Dee, it has been ages!"),
         ("Dee", "I adopted a pet from the shelter."),
     ]
-    # session_3 has a date but no turns in the file: it is not a session.
-    assert [s.number for s in first.sessions] == [1, 2]
 
 
 def test_an_image_caption_is_kept_beside_the_text_not_in_it() -> None:
@@ -80,21 +78,6 @@ def test_evidence_is_split_unknown_ids_dropped_and_skips_counted() -> None:
     assert skipped.unknown_evidence_only == 1  # ["D7:7"]
     assert skipped.unknown_ids == ("conv-a D9:9", "conv-a D7:7")
     assert dataset.categories[1] == "multi-hop" and dataset.categories[4] == "single-hop"
-
-
-def test_summaries_and_observations_are_kept_with_the_turns_they_cite() -> None:
-    first, second = read_locomo(SMALL).conversations
-    one, two = first.sessions
-    assert one.time == at("2023-05-08 13:56") and two.time == at("2023-06-03 09:05")
-    assert one.summary.startswith("Ann and Bo caught up on 8 May 2023")
-    assert one.observations == (
-        EvalObservation("Ann", "Ann's cousin bought a turquoise kayak.", ("D1:3",)),
-        EvalObservation("Bo", "Bo practises the cello every evening.", ("D1:2", "D1:4")),
-    )
-    assert two.observations[0].evidence == ("D2:1", "D2:3")  # "D2:1, D2:3"
-    assert second.sessions[1].observations == (
-        EvalObservation("Dee", "Dee has a greyhound puppy.", ("D2:2",)),
-    )
 
 
 @pytest.mark.parametrize(
