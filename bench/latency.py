@@ -7,11 +7,14 @@ backend and the default model, and records for each reply:
 - the backend's own time for the same reply, and for the same prompt evaluated cold
   (every kept prompt forgotten first) in the same run;
 - prompt tokens, and how many were reused from earlier prompts.
-The chat is repeated with each ``--threads`` setting; start-up of ``botkit --help`` and of
-``botkit chat`` (to its first prompt) is timed too. Load averages are recorded with the
-figures: the machine may be shared.
+The person pauses ``--pause`` seconds after each reply before the next message (reading
+the reply and typing), the idle time in which the backend reads the cast's next prompts
+ahead; the first setting is run once more without pauses. The chat is repeated with each
+``--threads`` setting; start-up of ``botkit --help`` and of ``botkit chat`` (to its first
+prompt) is timed too. Load averages are recorded with the figures: the machine may be
+shared.
 
-Usage: python bench/latency.py [--threads auto,1,2] [--out bench/results/latency.md]
+Usage: python bench/latency.py [--threads auto,1,2] [--pause 5] [--out bench/results/latency.md]
 """
 
 from __future__ import annotations
@@ -122,8 +125,10 @@ def loads() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def chat(threads: int, seed: int) -> tuple[list[Reply], float, str, str]:
-    """The scripted chat with ``threads``; its replies, model load time and load averages."""
+async def chat(threads: int, seed: int, pause: float) -> tuple[list[Reply], float, str, str, int]:
+    """The scripted chat with ``threads``, the person pausing ``pause`` seconds before each
+    message after the first; its replies, model load time, load averages and the prompt
+    tokens read ahead."""
     with tempfile.TemporaryDirectory() as tmp:
         config = parse_config(
             {
@@ -145,6 +150,8 @@ async def chat(threads: int, seed: int) -> tuple[list[Reply], float, str, str]:
             adapters={"bench": adapter},
         ) as app:
             for n, text in enumerate(SCRIPT):
+                if n:
+                    await asyncio.sleep(pause)
                 event = MessageEvent(
                     event_id=f"e{n}", channel=CHANNEL, author=HUMAN, text=text, message_id=f"m{n}"
                 )
@@ -178,8 +185,9 @@ async def chat(threads: int, seed: int) -> tuple[list[Reply], float, str, str]:
                 reply.cold_total = cold.ended - cold.started
                 reply.cold_tokens = backend.token_counter.count(cold.text)
         after = loads()
+        read_ahead = backend.reuse.prepared_tokens
         await backend.aclose()
-        return replies, loaded, before, after
+        return replies, loaded, before, after, read_ahead
 
 
 async def app_free_stream(backend: TimedLlama, request: ChatRequest) -> None:
@@ -269,19 +277,26 @@ def verdict(later: list[Reply]) -> list[str]:
     cold_time = sum(r.cold_ttft for r in later)
     rate = sum(r.prompt_tokens for r in later) / cold_time if cold_time else 0.0
     new = median([float(r.prompt_tokens - r.reused_tokens) for r in later])
+    full = [r.total for r in later if r.tokens >= REPLY_TOKENS]
+    capped = (
+        f"the {len(full)} that ran to the {REPLY_TOKENS}-token cap took a median of "
+        f"{median(full):.2f} s"
+        if full
+        else f"none ran to the {REPLY_TOKENS}-token cap"
+    )
     return [
         f"Targets for follow-ups: median TTFT ≤ 1 s {'met' if ttft <= 1 else 'not met'} "
         f"({ttft:.2f} s); median total ≤ 2 s {'met' if total <= 2 else 'not met'} "
-        f"({total:.2f} s). A follow-up evaluated a median of {new:.0f} new prompt tokens; "
-        f"cold prompts ran at {rate:.0f} prompt tokens/s here.",
+        f"({total:.2f} s; {capped}). A follow-up evaluated a median of {new:.0f} new prompt "
+        f"tokens; cold prompts ran at {rate:.0f} prompt tokens/s here.",
     ]
 
 
-def summary(label: str, replies: list[Reply], load: str) -> str:
-    """One row comparing a threads setting."""
+def summary(label: str, pause: float, replies: list[Reply], load: str) -> str:
+    """One row comparing a threads setting and pause."""
     first, later = split(replies)
     return (
-        f"| {label} | {median([r.ttft for r in first]):.2f} "
+        f"| {label} | {pause:g} | {median([r.ttft for r in first]):.2f} "
         f"| {median([r.total for r in first]):.2f} "
         f"| {median([r.ttft for r in later]):.2f} | {median([r.total for r in later]):.2f} "
         f"| {median([r.cold_ttft for r in later]):.2f} | {reuse_share(later):.0%} | {load} |"
@@ -291,6 +306,7 @@ def summary(label: str, replies: list[Reply], load: str) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="auto,1,2", help="settings to compare, in order")
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between messages")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results/latency.md")
@@ -299,6 +315,7 @@ async def main() -> None:
         f" {flag} {value}"
         for flag, value, default in (
             ("--threads", args.threads, "auto,1,2"),
+            ("--pause", args.pause, 5.0),
             ("--seed", args.seed, 7),
             ("--startup-runs", args.startup_runs, 5),
         )
@@ -308,14 +325,15 @@ async def main() -> None:
     startup_load = loads()
     helps = help_time(args.startup_runs)
     chats = chat_start_time(args.startup_runs)
-    runs: list[tuple[str, list[Reply], float, str, str]] = []
-    for setting in args.threads.split(","):
+    runs: list[tuple[str, float, list[Reply], float, str, str, int]] = []
+    settings = args.threads.split(",")
+    for setting, pause in [*((s, args.pause) for s in settings), (settings[0], 0.0)]:
         threads = default_threads() if setting == "auto" else int(setting)
         label = f"auto ({threads})" if setting == "auto" else str(threads)
-        print(f"chat with threads {label}", file=sys.stderr)
-        replies, loaded, before, after = await chat(threads, args.seed)
-        runs.append((label, replies, loaded, before, after))
-    label, replies, loaded, before, after = runs[0]
+        print(f"chat with threads {label}, pause {pause:g} s", file=sys.stderr)
+        replies, loaded, before, after, read_ahead = await chat(threads, args.seed, pause)
+        runs.append((label, pause, replies, loaded, before, after, read_ahead))
+    label, pause, replies, loaded, before, after, read_ahead = runs[0]
     first, later = split(replies)
     lines = [
         "# Reply latency with the embedded model",
@@ -325,16 +343,19 @@ async def main() -> None:
         "",
         f"A scripted {len(SCRIPT)}-message group chat (one person, the default pack's four "
         "characters, each message addressed to one of them; `max_hops: 0`, so one reply per "
-        f"message; `reply_tokens: {REPLY_TOKENS}`; memory on, as by default) through the "
-        "real App with the embedded backend and SmolLM2-135M-Instruct (Q4_1). TTFT and "
-        "total are timed from handing the message to the router; *backend* columns from the "
+        f"message; `reply_tokens: {REPLY_TOKENS}`; memory on, as by default; the person "
+        f"pauses {args.pause:g} s after each reply) through the real App with the embedded "
+        "backend and SmolLM2-135M-Instruct (shipped as Q4_1, converted to Q8_0 once). TTFT "
+        "and total are timed from handing the message to the router; *backend* columns from "
+        "the "
         "backend's call; *cold* is the same prompt again at the end of the run with every "
         "kept prompt forgotten (its reply is sampled anew, so its length differs). "
         "*reused* is how many prompt tokens came from memory instead of being evaluated.",
         "",
-        f"## Per reply, threads {label}",
+        f"## Per reply, threads {label}, pause {pause:g} s",
         "",
-        f"Model load {loaded:.2f} s. Load average (1/5/15 min) {before} before, {after} after.",
+        f"Model load {loaded:.2f} s. Load average (1/5/15 min) {before} before, {after} after. "
+        f"Prompt tokens read ahead during the pauses: {read_ahead:,}.",
         "",
         *detail(replies),
         "",
@@ -349,12 +370,12 @@ async def main() -> None:
         "",
         *verdict(later),
         "",
-        "## Threads",
+        "## Threads and pauses",
         "",
-        "| threads | first TTFT s | first total s | follow-up TTFT s | follow-up total s "
-        "| follow-up cold TTFT s | reused | load average before |",
-        "|---|---|---|---|---|---|---|---|",
-        *(summary(label, replies, before) for label, replies, _, before, _ in runs),
+        "| threads | pause s | first TTFT s | first total s | follow-up TTFT s "
+        "| follow-up total s | follow-up cold TTFT s | reused | load average before |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(summary(label, pause, replies, before) for label, pause, replies, _, before, *_ in runs),
         "",
         "## Start-up",
         "",

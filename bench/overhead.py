@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import statistics
@@ -34,13 +35,29 @@ from botkit.testing import InstantBackend, RecordingAdapter
 
 HUMAN = Author("u-bench", "Ann")
 REPLY = "Aye, the fog is thick tonight, and the lamp in the lighthouse is dark again."
+DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def numbered(n: int) -> str:
+    """``n`` in words, so that no two messages or replies of a run are the same text (a
+    text seen before may find its vector already computed)."""
+    words = []
+    while True:
+        n, digit = divmod(n, 10)
+        words.append(DIGITS[digit - 1] if digit else "naught")
+        if not n:
+            return " ".join(reversed(words))
 
 
 class TimedBackend(InstantBackend):
-    """An instant backend that records how long each call spent inside it."""
+    """An instant backend that records how long each call spent inside it; each reply
+    is worded differently."""
 
     def __init__(self) -> None:
-        super().__init__(REPLY, name="instant")
+        replies = itertools.count()
+        super().__init__(
+            lambda _request: f"{REPLY} Bell {numbered(next(replies))}.", name="instant"
+        )
         self.inside = 0.0
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
@@ -120,7 +137,8 @@ async def per_reply(history: int, replies: int, memory: bool) -> tuple[list[floa
                 names = ("Mira", "Bram", "Wren", "Nell")
                 backend.inside = 0.0
                 started = time.perf_counter()
-                await adapter.push(event(channel, n, f"{names[n % 4]}, what news tonight?"))
+                text = f"{names[n % 4]}, what news at bell {numbered(n)}?"
+                await adapter.push(event(channel, n, text))
                 await app.wait_idle()
                 samples.append(time.perf_counter() - started - backend.inside)
             return samples, len(adapter.replies) / replies
@@ -177,7 +195,7 @@ async def many_channels(channels: int, memory: bool) -> tuple[float, list[float]
             started = time.perf_counter()
             await asyncio.gather(
                 *(
-                    adapter.push(event(key, n, "Mira, what news tonight?"))
+                    adapter.push(event(key, n, f"Mira, what news at bell {numbered(n)}?"))
                     for n, key in enumerate(keys)
                 )
             )
@@ -247,7 +265,9 @@ async def main() -> None:
         "and each prompt counts tokens over up to 60 recent turns instead of 10. With memory "
         "on, every reply waits for its recall (query embedding, word and vector search), "
         "while the stored turns are indexed in the background; a recall past "
-        "`recall_budget_ms` is skipped. The baseline row is the SQLite work alone.",
+        "`recall_budget_ms` is skipped. Every message and reply of a run is worded "
+        "differently, so none finds its vector computed already for an earlier identical "
+        "text. The baseline row is the SQLite work alone.",
         "",
         f"**{args.channels:,} channels at once** (one message each, all handed to the router "
         "together):",

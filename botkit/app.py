@@ -373,6 +373,8 @@ class App:
                 await adapter.stop()
             except Exception:
                 log.exception("adapter %s did not stop cleanly", adapter.name)
+        if self._backends is not None:
+            await self._backends.read_ahead.aclose()
         if self._router is not None:
             await self._router.aclose()
         if self.memory is not None:

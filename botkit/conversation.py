@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from botkit.adapter import Adapter
-from botkit.backends.base import BackendError, ChatRequest
+from botkit.backends.base import BackendError, ChatRequest, PromptPreparer
 from botkit.backends.registry import BackendSet
 from botkit.chain import ChainProgress
 from botkit.characters.model import Character
@@ -107,6 +107,8 @@ class Conversation:
         self._providers = tuple(context_providers)
         self._settings = settings
         self._turns: deque[Turn] = deque(maxlen=settings.history_turns)
+        self._position = 0
+        """How many of the channel's turns came before the oldest in ``_turns``."""
         self._cast: list[str] = []
         self.scene: str = ""
         self.policy: str = scheduler.default
@@ -133,6 +135,7 @@ class Conversation:
     async def reload_turns(self) -> None:
         """Re-read the recent turns from the store (after some were forgotten)."""
         self._turns.clear()
+        self._position = 0
         self._turns.extend(
             await self._store.conversation_turns(
                 self.channel, self._settings.history_turns, including=self._current
@@ -195,6 +198,7 @@ class Conversation:
         with the newer ones, so a flood is answered in bulk rather than message by message.
         """
         self._current = event.message_id
+        self._backends.read_ahead.cancel()
         progress = await self._store.progress_of(event.event_id)
         if progress is not None:
             log.info("%s: resuming the answers to %s", self.channel, event.message_id)
@@ -204,6 +208,7 @@ class Conversation:
                 reply_to=progress.reply_to,
                 resume=progress,
             )
+            self._read_ahead(waiting)
             return
         text = event.text.strip()
         if len(text) > self._settings.max_message_chars:
@@ -217,7 +222,7 @@ class Conversation:
             message_id=event.message_id,
             reply_to=event.reply_to,
         )
-        self._turns.append(turn)
+        self._add_turn(turn)
         if not text or not self._cast:
             return
         replied = (
@@ -250,6 +255,32 @@ class Conversation:
             owed=[*spoken_to, *carried],
             event_id=event.event_id,
         )
+        self._read_ahead(waiting)
+
+    def _read_ahead(self, waiting: Callable[[], int]) -> None:
+        """Once nothing waits, let the backends read the cast's next prompts' openings."""
+        if not waiting():
+            self._backends.read_ahead.start(self._read_openings)
+
+    async def _read_openings(self) -> None:
+        """Each cast member's backend that can reads the opening of the member's prompt
+        for the next message; the one who spoke last comes last, as the least likely next."""
+        last = self._turns[-1].speaker_id if self._turns else None
+        for character in sorted(self.cast, key=lambda c: c.id == last):
+            backend = self._backends.for_character(character)
+            if character.id in self.muted or not isinstance(backend, PromptPreparer):
+                continue
+            sampling = self._backends.sampling_for(character)
+            builder = self._backends.prompt_builder(backend, sampling.max_tokens or 0)
+            opening = builder.opening(
+                speaker=character,
+                others=self.cast,
+                transcript=self.turns,
+                scene=self.scene,
+                position=self._position,
+            )
+            if opening:
+                await backend.prepare(opening)
 
     def _owe(self, character_ids: Sequence[str]) -> None:
         """Remember characters spoken to whose answer has to wait for a newer message."""
@@ -373,6 +404,7 @@ class Conversation:
             context=snippets,
             scene=self.scene,
             lore=lore,
+            position=self._position,
         )
         participants = self._participants()
         stops = tuple(f"\n{name}:" for name in participants if name != character.name)
@@ -450,8 +482,13 @@ class Conversation:
             time=now,
             progress=None if progress is None else progress(),
         )
-        self._turns.append(Turn(character.id, character.name, text, True, now, message_id))
+        self._add_turn(Turn(character.id, character.name, text, True, now, message_id))
         return True
+
+    def _add_turn(self, turn: Turn) -> None:
+        if len(self._turns) == self._turns.maxlen:
+            self._position += 1
+        self._turns.append(turn)
 
     async def _context(self, character: Character) -> tuple[list[Snippet], list[LoreEntry]]:
         """The context snippets for ``character``'s prompt, and the lore found by meaning."""

@@ -5,6 +5,7 @@ Everything is counted with the backend's tokenizer and kept within its budget.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from botkit.transcript import Turn
 __all__ = ["Prompt", "PromptBuilder", "render_character_block"]
 
 ELLIPSIS = " …"
+COUNTS_KEPT = 4096
+"""Texts whose token count a prompt builder remembers."""
 PEOPLE_WINDOW = 20
 """How many recent turns are searched for the people taking part."""
 INTRODUCTION_CHARS = 90
@@ -208,6 +211,9 @@ class PromptBuilder:
         limits: PromptLimits | None = None,
     ) -> None:
         self._counter = counter
+        self._count = functools.lru_cache(maxsize=COUNTS_KEPT)(counter.count)
+        """Token counts of texts seen lately: the same block, turns and company lines
+        come back in every prompt of a channel."""
         self._overhead = message_overhead
         self._reply_tokens = reply_tokens
         self._limits = limits or PromptLimits()
@@ -229,11 +235,15 @@ class PromptBuilder:
         context: Sequence[Snippet] = (),
         scene: str = "",
         lore: Collection[LoreEntry] = (),
+        position: int = 0,
     ) -> Prompt:
         """The prompt for ``speaker``'s next reply after ``transcript`` (oldest turn first).
 
         ``scene`` is searched for lore keys along with the turns; ``lore`` holds entries
         found by other means (by meaning), which activate as if a key had matched.
+        ``position`` is how many turns of the channel came before ``transcript[0]``: the
+        turns a prompt carries start at the same turn for several prompts even while the
+        transcript's oldest turns are let go.
         """
         user = user_name(transcript)
         examples = self._limits.max_examples
@@ -253,16 +263,16 @@ class PromptBuilder:
         )
         before = "\n".join(a.text for a in selection.before_char)
         after = "\n".join(a.text for a in selection.after_char)
-        lore_tokens = (self._counter.count(before + "\n\n") if before else 0) + (
-            self._counter.count("\n\n" + after) if after else 0
-        )
+        before_tokens = self._count(before + "\n\n") if before else 0
+        after_tokens = self._count("\n\n" + after) if after else 0
+        lore_tokens = before_tokens + after_tokens
         remaining -= lore_tokens
         notes = [snippet for snippet in context if isinstance(snippet, str)]
         limit = remaining // 3
         late = self._limits.context_after_turns
         # Who is here changes seldom: with the changing context late, it stays in front.
         company = self._fit("\n".join(_company(speaker, others, transcript)), limit) if late else ""
-        company_tokens = self._counter.count("\n\n" + company) if company else 0
+        company_tokens = self._count("\n\n" + company) if company else 0
         context_text = self._context_text(
             speaker, others, transcript, notes, limit - company_tokens, company=not late
         )
@@ -279,7 +289,17 @@ class PromptBuilder:
             # Its own message: one more message's overhead.
             context_tokens += self._overhead
             remaining -= self._overhead
-        turns, turn_costs = self._recent_turns(speaker, transcript, remaining)
+        older_limit = None
+        if late:
+            # What changes from prompt to prompt (after-block lore, notes, recollections and
+            # the newest turn) has a fixed reserve; the older turns get what the rest leaves,
+            # however much of the reserve this prompt took, so they start where the last
+            # prompt's did.
+            varying = after_tokens + context_tokens - company_tokens
+            older_limit = remaining + varying - (self.budget - character_tokens) // 3
+        turns, turn_costs = self._recent_turns(
+            speaker, transcript, remaining, position, older_limit
+        )
         stable, changing = ([before, block, company], [after, context_text]) if late else ([], [])
         parts = stable if late else [before, block, after, context_text]
         system = "\n\n".join(part for part in parts if part)
@@ -309,8 +329,38 @@ class PromptBuilder:
             closing_tokens=closing_tokens,
         )
 
+    def opening(
+        self,
+        *,
+        speaker: Character,
+        others: Sequence[Character],
+        transcript: Sequence[Turn],
+        scene: str = "",
+        position: int = 0,
+    ) -> tuple[ChatMessage, ...]:
+        """How ``speaker``'s prompt for the reply to the next message will open: its system
+        message and the turns so far, as far as they will stay the same whatever that
+        message says. Empty unless the changing context comes late (``limits``), since
+        otherwise it follows the system message and the turns could not be read ahead.
+        ``position`` is as for :meth:`build`.
+        """
+        if not self._limits.context_after_turns or not transcript:
+            return ()
+        person = next((t for t in reversed(transcript) if not t.is_character), None)
+        if person is None:
+            return ()
+        following = Turn(person.speaker_id, person.speaker_name, "", False, person.time)
+        prompt = self.build(
+            speaker=speaker,
+            others=others,
+            transcript=[*transcript, following],
+            scene=scene,
+            position=position,
+        )
+        return prompt.messages[: prompt.turns_included]
+
     def _cost(self, content: str) -> int:
-        return self._counter.count(content) + self._overhead
+        return self._count(content) + self._overhead
 
     def _fit(self, text: str, limit: int) -> str:
         """``text`` cut (at a word) so that, as one message, it costs at most ``limit``."""
@@ -339,12 +389,9 @@ class PromptBuilder:
         sections = _company(speaker, others, transcript) if company else []
         if snippets:
             sections.append(f"{speaker.name} recalls:")
-        kept: list[str] = []
-        for snippet in snippets:
-            candidate = "\n".join([*sections, *kept, f"- {snippet}"])
-            if self._cost("\n\n" + candidate) > limit:
-                break
-            kept.append(f"- {snippet}")
+        kept = self._fitting(
+            "\n\n" + "\n".join(sections), [f"- {snippet}" for snippet in snippets], limit
+        )
         if not kept and snippets:
             sections.pop()
         text = "\n".join([*sections, *kept])
@@ -352,29 +399,68 @@ class PromptBuilder:
 
     def _recalled(self, speaker: Character, recalled: Sequence[Recollection], limit: int) -> str:
         """The recollections that fit ``limit`` (best first), quoted in one message."""
-        lines = [RECALLED.format(name=speaker.name)]
-        for recollection in recalled:
-            candidate = [*lines, _quote(recollection)]
-            if self._cost("\n".join(candidate)) > limit:
+        opening = RECALLED.format(name=speaker.name)
+        quotes = self._fitting(opening, [_quote(r) for r in recalled], limit)
+        return "\n".join([opening, *quotes]) if quotes else ""
+
+    def _fitting(self, opening: str, lines: Sequence[str], limit: int) -> list[str]:
+        """The first of ``lines`` that, each on a line of its own after ``opening``, fit
+        in one message costing at most ``limit``.
+
+        Each line is counted once; the whole is counted again at the end, since tokens may
+        merge across the joins, and lines are let go from the end until it fits.
+        """
+        spent = self._cost(opening)
+        kept: list[str] = []
+        for line in lines:
+            cost = self._count("\n" + line)
+            if spent + cost > limit:
                 break
-            lines = candidate
-        return "\n".join(lines) if len(lines) > 1 else ""
+            kept.append(line)
+            spent += cost
+        while kept and self._cost("\n".join([opening, *kept])) > limit:
+            kept.pop()
+        return kept
 
     def _recent_turns(
-        self, speaker: Character, transcript: Sequence[Turn], limit: int
+        self,
+        speaker: Character,
+        transcript: Sequence[Turn],
+        limit: int,
+        position: int = 0,
+        older_limit: int | None = None,
     ) -> tuple[list[ChatMessage], list[int]]:
-        """The newest turns that fit ``limit``, one chat message each, and what each costs.
+        """The newest turns that fit ``limit``, one chat message each, and what each costs;
+        all but the newest also within ``older_limit``, where given.
 
         The speaker's own turns are its (assistant) messages, everyone else's are user
-        messages; each is tagged ``Name: text`` so the model knows who said what.
+        messages; each is tagged ``Name: text`` so the model knows who said what. With
+        ``max_turns`` set, turns that do not fit are let go in the same steps as those
+        beyond ``max_turns`` (see :func:`_first_turn`).
         """
+        max_turns = self._limits.max_turns
+        window = transcript[_first_turn(len(transcript), max_turns, position) :]
+        lines = [f"{turn.speaker_name}: {turn.text}" for turn in window]
+        line_costs = [self._cost(line) for line in lines]
+        step = max(1, max_turns // 2) if max_turns is not None else 1
+
+        def too_long(first: int) -> bool:
+            older = sum(line_costs[first:-1])
+            return older + line_costs[-1] > limit or (
+                older_limit is not None and older > older_limit
+            )
+
+        first = 0
+        if max_turns is not None or older_limit is not None:
+            while first < len(window) - 1 and too_long(first):
+                first = min(first + step, len(window) - 1)
         messages: list[ChatMessage] = []
         costs: list[int] = []
         spent = 0
-        for turn in reversed(transcript[_first_turn(len(transcript), self._limits.max_turns) :]):
+        for turn, content, cost in reversed(
+            list(zip(window[first:], lines[first:], line_costs[first:], strict=True))
+        ):
             own = turn.is_character and turn.speaker_id == speaker.id
-            content = f"{turn.speaker_name}: {turn.text}"
-            cost = self._cost(content)
             if spent + cost > limit:
                 if not messages:
                     content = self._fit(content, limit)
@@ -390,10 +476,12 @@ class PromptBuilder:
         return messages, costs
 
 
-def _first_turn(turns: int, max_turns: int | None) -> int:
+def _first_turn(turns: int, max_turns: int | None, position: int = 0) -> int:
     """Where the turns a prompt may carry begin: at most ``max_turns`` of the newest,
-    starting at a multiple of half of it, so the start moves only every few turns."""
+    starting at a multiple of half of it counted from the channel's first turn
+    (``position`` turns before the first of the ``turns``), so the start moves only every
+    few turns."""
     if max_turns is None or turns <= max_turns:
         return 0
     step = max(1, max_turns // 2)
-    return -(-(turns - max_turns) // step) * step
+    return max(0, -(-(position + turns - max_turns) // step) * step - position)

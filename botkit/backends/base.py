@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
@@ -23,6 +23,7 @@ __all__ = [
     "ContinuationScorer",
     "PromptLimited",
     "PromptLimits",
+    "PromptPreparer",
     "Sampling",
 ]
 
@@ -162,6 +163,24 @@ class PromptLimited(Protocol):
     @property
     def prompt_limits(self) -> PromptLimits:
         """The limits prompts for this backend are built within."""
+        ...
+
+
+@runtime_checkable
+class PromptPreparer(Protocol):
+    """A backend that can read the opening of a likely next prompt ahead of time.
+
+    While a chat is idle, its next prompts are known up to the message that has not come
+    yet; a backend that keeps what it read of a prompt reads that much beforehand, so the
+    reply only waits for the rest.
+    """
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> int:
+        """Read ``messages`` as the opening of a later prompt; how many tokens were read.
+
+        Gives way to replies: returns early, keeping what it read, once a reply or a
+        score is asked for. Never raises for a busy or failing model; it just reads less.
+        """
         ...
 
 

@@ -9,9 +9,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from botkit.backends.base import (
     BackendError,
     ChatBackend,
+    ChatMessage,
     ChatRequest,
     ContinuationRequest,
     ContinuationScorer,
+    PromptLimited,
+    PromptLimits,
+    PromptPreparer,
 )
 from botkit.tokens import TokenCounter
 
@@ -26,7 +30,8 @@ class FallbackBackend:
     Once a backend has yielded text, its errors propagate: a half-sent reply is never
     silently restarted elsewhere. The context window is the smallest in the chain, so a
     prompt built for the chain fits whichever backend ends up answering; tokens are counted
-    the first backend's way.
+    the first backend's way, and the prompt is shaped to the first backend's limits and
+    read ahead by it, as the one that normally answers.
 
     Continuations are scored by the first backend in the chain that can score them; one
     that fails is skipped the same way.
@@ -52,6 +57,17 @@ class FallbackBackend:
     def token_counter(self) -> TokenCounter:
         """The first backend's token counter."""
         return self._backends[0].token_counter
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        """The first backend's prompt limits (none, where it declares none)."""
+        first = self._backends[0]
+        return first.prompt_limits if isinstance(first, PromptLimited) else PromptLimits()
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> int:
+        """Let the first backend read ``messages`` ahead, where it can; tokens read."""
+        first = self._backends[0]
+        return await first.prepare(messages) if isinstance(first, PromptPreparer) else 0
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Generate a reply with the first backend that can start one."""

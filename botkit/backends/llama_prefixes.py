@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ class ReuseStats:
     reused_tokens: int = 0
     last_prompt_tokens: int = 0
     last_reused_tokens: int = 0
+    prepared_tokens: int = 0
+    """Tokens read ahead of time, while the chat was idle (see :meth:`PromptMemory.extend`)."""
 
     @property
     def share(self) -> float:
@@ -141,21 +143,51 @@ class PromptMemory:
         at least the last :data:`FRESH_TOKENS` are evaluated so the logits are those of a
         full evaluation.
         """
+        live = self._resume(prompt)
+        start = max(0, min(live, len(prompt) - FRESH_TOKENS))
+        rewind(self._llama, start)
+        self._llama.eval(prompt[start:])
+        self._unsaved = tuple(prompt)
+        self.stats.record(len(prompt), start)
+        return start
+
+    def extend(self, opening: list[int], stop: Callable[[], bool], chunk: int) -> int:
+        """Evaluates the part of ``opening`` (the start of prompts to come) that no memory
+        holds, ``chunk`` tokens at a time until ``stop`` says so; returns how many tokens
+        it evaluated. What it evaluated stays in the live memory for those prompts."""
+        llama = self._llama
+        position = self._resume(opening)
+        rewind(llama, position)
+        evaluated = 0
+        while position < len(opening) and not stop():
+            piece = opening[position : position + chunk]
+            llama.eval(piece)
+            position += len(piece)
+            evaluated += len(piece)
+        if evaluated:
+            self._unsaved = tuple(opening[:position])
+            self.stats.prepared_tokens += evaluated
+        else:
+            self._unsaved = self._unsaved[:position]
+        return evaluated
+
+    def _resume(self, prompt: list[int]) -> int:
+        """Makes the live memory the best start for ``prompt`` (loading a kept memory that
+        shares more of it, after saving the live one); how many tokens it shares."""
         llama = self._llama
         live = shared_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
         kept, shared = self.cache.closest(prompt)
         if shared >= live + MIN_GAIN:
-            state = self.cache.state(kept, keep=2 * shared < len(kept))
+            superseded = 2 * shared >= len(kept)
+            state = self.cache.state(kept, keep=not superseded)
             self.keep()
             live = shared if _load_sequence(llama, kept, state) else 0
+            if live and superseded:
+                # It left the cache: the live memory is its only copy now.
+                self._unsaved = kept
         elif live < len(self._unsaved):
             self.keep()
-        start = max(0, min(live, len(prompt) - FRESH_TOKENS))
-        rewind(llama, start)
-        llama.eval(prompt[start:])
-        self._unsaved = tuple(prompt)
-        self.stats.record(len(prompt), start)
-        return start
+        return live
 
     def settled(self) -> None:
         """Notes that the model's memory now also holds what it went on to generate."""

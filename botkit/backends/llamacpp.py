@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from botkit.backends.base import (
     BackendError,
     BackendProtocolError,
     BackendTimeout,
+    ChatMessage,
     ChatRequest,
     ContinuationRequest,
     PromptLimits,
@@ -26,7 +28,8 @@ from botkit.backends.base import (
 )
 from botkit.backends.choices import choice_grammar
 from botkit.backends.llama_prefixes import FRESH_TOKENS, PromptMemory, ReuseStats, rewind
-from botkit.backends.model_files import locate_model
+from botkit.backends.model_convert import ModelConversionError, converted_model
+from botkit.backends.model_files import MODEL_ENV, locate_model
 from botkit.tokens import CallableTokenCounter, TokenCounter
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 _DONE = object()
 _GRAMMARS_KEPT = 64
+PREPARE_CHUNK = 32
+"""Tokens read ahead per step: a reply asked for meanwhile waits for one step at most
+(about 0.2 s with the default model on one core)."""
 TINY_MODEL_PARAMS = 1_000_000_000
 """Below this many parameters a model gets :data:`TINY_PROMPT`."""
 TINY_PROMPT = PromptLimits(max_tokens=768, max_examples=1, max_turns=12, context_after_turns=True)
@@ -50,14 +56,17 @@ _CHATML = (
 )
 
 
-def _chat_formatter(llama: Any) -> Jinja2ChatFormatter:
-    """Formats chat messages with the model's own template (ChatML when it has none)."""
+def _chat_formatter(llama: Any, *, reply: bool = True) -> Jinja2ChatFormatter:
+    """Formats chat messages with the model's own template (ChatML when it has none);
+    ending where the model's reply begins, unless not ``reply``."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llama.metadata.get("tokenizer.chat_template") or _CHATML
     eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "replace")
     bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "replace")
-    return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    return Jinja2ChatFormatter(
+        template=template, eos_token=eos, bos_token=bos, add_generation_prompt=reply
+    )
 
 
 class LlamaCppBackend:
@@ -76,7 +85,9 @@ class LlamaCppBackend:
     :meth:`score_continuations` reads likelihoods straight from the logits on the same
     worker, lock and prompt memory as generation.
 
-    ``threads`` defaults to :func:`default_threads`.
+    ``threads`` defaults to :func:`default_threads`. ``convert`` names a weight format the
+    model is converted to before loading (see :mod:`botkit.backends.model_convert`); by
+    default the packaged model is converted to Q8_0, a configured one is loaded as it is.
     """
 
     def __init__(
@@ -90,9 +101,11 @@ class LlamaCppBackend:
         timeout: float = 300.0,
         cache_bytes: int = 256 << 20,
         seed: int | None = None,
+        convert: str | None = None,
     ) -> None:
         self.name = name
         self._model_path = model_path
+        self._convert = convert
         self._context_window = context_window
         self._threads = threads or default_threads()
         self._default = default_sampling or Sampling(temperature=0.8, top_p=0.9, max_tokens=96)
@@ -102,10 +115,13 @@ class LlamaCppBackend:
         self._llama: Any = None
         self._counter: TokenCounter | None = None
         self._formatter: Jinja2ChatFormatter | None = None
+        self._opening_formatter: Jinja2ChatFormatter | None = None
         self._grammars: dict[tuple[str, ...], Any] = {}
         self._memory: PromptMemory | None = None
         self._reuse = ReuseStats()
         self._lock = asyncio.Lock()
+        self._asking = 0
+        """Replies and scores waiting for the model: reading ahead gives way to them."""
         self._load_lock = asyncio.Lock()
 
     @property
@@ -153,6 +169,7 @@ class LlamaCppBackend:
                 self._llama = await asyncio.to_thread(self._load_sync)
                 self._memory = PromptMemory(self._llama, self._cache_bytes, self._reuse)
                 self._formatter = _chat_formatter(self._llama)
+                self._opening_formatter = _chat_formatter(self._llama, reply=False)
                 tokenize = self._llama.tokenize
                 self._counter = CallableTokenCounter(
                     lambda text: tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -161,7 +178,7 @@ class LlamaCppBackend:
     def _load_sync(self) -> Any:
         from llama_cpp import Llama
 
-        path = self.model_path
+        path = self._loadable(self.model_path)
         started = time.perf_counter()
         log.info("loading model %s", path.name)
         llama = Llama(
@@ -174,11 +191,22 @@ class LlamaCppBackend:
         log.info("model %s loaded in %.1f s", path.name, time.perf_counter() - started)
         return llama
 
+    def _loadable(self, path: Path) -> Path:
+        """``path`` converted as configured; ``path`` itself when converting fails."""
+        convert = self._convert
+        if convert is None:
+            convert = "none" if self._model_path or os.environ.get(MODEL_ENV) else "q8_0"
+        try:
+            return converted_model(path, convert)
+        except (ModelConversionError, OSError) as error:
+            log.warning("loading %s as it is: %s", path.name, error)
+            return path
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Generate a reply, yielding text as the model produces it."""
         await self.load()
         sampling = self._default.merged(request.sampling)
-        async with self._lock:
+        async with self._asking_for_model():
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[object] = asyncio.Queue()
             stop = threading.Event()
@@ -226,11 +254,15 @@ class LlamaCppBackend:
         await self.load()
         if not request.continuations:
             return ()
-        await self._lock.acquire()
+        self._asking += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._asking -= 1
         stop = threading.Event()
         worker = asyncio.ensure_future(asyncio.to_thread(self._score, request, stop))
         # The lock is held until the worker ends, even when the caller stops waiting.
-        worker.add_done_callback(self._release_after_scoring)
+        worker.add_done_callback(self._release_after_worker)
         try:
             async with asyncio.timeout(self._timeout):
                 return await asyncio.shield(worker)
@@ -247,7 +279,65 @@ class LlamaCppBackend:
         finally:
             stop.set()
 
-    def _release_after_scoring(self, worker: asyncio.Future[tuple[float, ...]]) -> None:
+    @contextlib.asynccontextmanager
+    async def _asking_for_model(self) -> AsyncIterator[None]:
+        """Holds the model for a reply; reading ahead stops for it at its next step."""
+        self._asking += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._asking -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> int:
+        """Read ``messages``, the opening of prompts to come, while the model is idle.
+
+        Returns the tokens read: none when a reply or score is waiting or running, or the
+        model cannot be loaded; fewer than the opening holds when one is asked for
+        meanwhile (it waits for one :data:`PREPARE_CHUNK` step at most).
+        """
+        if not messages or self._asking or self._lock.locked():
+            return 0
+        try:
+            await self.load()
+        except Exception as error:
+            log.debug("not reading ahead: %s", error)
+            return 0
+        if self._asking or self._lock.locked():
+            return 0
+        await self._lock.acquire()
+        stop = threading.Event()
+        worker = asyncio.ensure_future(asyncio.to_thread(self._prepare, list(messages), stop))
+        worker.add_done_callback(self._release_after_worker)
+        try:
+            return await asyncio.shield(worker)
+        except Exception as error:
+            log.debug("reading ahead failed: %s", error, exc_info=True)
+            return 0
+        finally:
+            stop.set()
+
+    def _prepare(self, messages: list[ChatMessage], stop: threading.Event) -> int:
+        """Runs on the worker thread, holding the lock."""
+        llama, memory, formatter = self._llama, self._memory, self._opening_formatter
+        if llama is None or memory is None or formatter is None:
+            return 0
+        chat: Any = [{"role": m.role, "content": m.content} for m in messages]
+        text = formatter(messages=chat)
+        opening: list[int] = llama.tokenize(text.prompt.encode("utf-8"), add_bos=True, special=True)
+        if len(opening) >= self._context_window:
+            return 0
+        try:
+            return memory.extend(opening, lambda: stop.is_set() or self._asking > 0, PREPARE_CHUNK)
+        except BaseException:
+            memory.forget()
+            raise
+
+    def _release_after_worker(self, worker: asyncio.Future[Any]) -> None:
+        """Frees the model once a worker that held it has ended, however it ended."""
         if not worker.cancelled():
             worker.exception()
         self._lock.release()

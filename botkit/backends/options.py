@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from botkit.backends.model_convert import CONVERSIONS
 from botkit.options import Option
 
 __all__ = ["BACKEND_OPTIONS", "CHOICE_CONSTRAINTS", "SAMPLING_OPTIONS"]
@@ -25,6 +26,7 @@ _LLAMACPP: Mapping[str, Option] = {
     "cache_bytes": Option("whole", 0),
     "timeout": Option("number", 0, above=True),
     "seed": Option("whole"),
+    "convert": Option("text", choices=CONVERSIONS),
     **SAMPLING_OPTIONS,
 }
 _OPENAI: Mapping[str, Option] = {

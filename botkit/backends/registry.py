@@ -7,12 +7,16 @@ from collections.abc import Mapping
 from botkit.backends.base import ChatBackend, PromptLimited, Sampling
 from botkit.characters.model import Character
 from botkit.prompt import PromptBuilder
+from botkit.read_ahead import ReadAhead
 
 __all__ = ["BackendSet"]
 
 
 class BackendSet:
-    """Named backends plus the default; resolves per-character overrides."""
+    """Named backends plus the default; resolves per-character overrides.
+
+    ``read_ahead`` runs the backends' idle-time reading of likely next prompts.
+    """
 
     def __init__(
         self,
@@ -27,6 +31,7 @@ class BackendSet:
         self._default = default
         self._reply_tokens = reply_tokens
         self._builders: dict[tuple[str, int], PromptBuilder] = {}
+        self.read_ahead = ReadAhead()
 
     @property
     def default(self) -> ChatBackend:

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 BACKLOG_CHUNK = 32
 """Texts one background job encodes: small, so the threads share the work evenly and
 closing never waits long."""
+
+QUERY_SECONDS_SMOOTHING = 0.2
+"""How much each query's measured time per text moves the running estimate."""
 
 BACKGROUND_NICENESS = 10
 """How much lower the indexing threads' scheduling priority is (Linux ``nice`` steps)."""
@@ -120,6 +124,8 @@ class LocalEmbedder:
         self._encoder = encoder
         self._loading = asyncio.Lock()
         self._blas_limited = False
+        self._queued_texts = 0
+        self._seconds_per_text = 0.0
 
     async def load(self) -> MiniLMEncoder:
         """Read the model's weights (about half a second), off the event loop.
@@ -139,13 +145,36 @@ class LocalEmbedder:
             return self._encoder
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        """Unit-length vectors of ``texts``, computed at once on the query thread."""
+        """Unit-length vectors of ``texts``, computed at once on the query thread.
+
+        Cancelled before the thread took it up, the work is dropped.
+        """
         encoder = await self.load()
         batch = list(texts)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._query_thread, lambda: encoder.encode(batch, batch_size=self._batch_size)
-        )
+
+        def encode() -> tuple[Vectors, float]:
+            started = time.perf_counter()
+            vectors = encoder.encode(batch, batch_size=self._batch_size)
+            return vectors, time.perf_counter() - started
+
+        self._queued_texts += len(batch)
+        try:
+            vectors, seconds = await loop.run_in_executor(self._query_thread, encode)
+        finally:
+            self._queued_texts -= len(batch)
+        per_text = seconds / max(1, len(batch))
+        if self._seconds_per_text == 0.0:
+            self._seconds_per_text = per_text
+        else:
+            self._seconds_per_text += QUERY_SECONDS_SMOOTHING * (per_text - self._seconds_per_text)
+        return vectors
+
+    def query_delay(self, texts: int) -> float:
+        """About how many seconds ``texts`` more texts asked now would take to be embedded:
+        the texts queued ahead of them on the query thread, and theirs, at the recent time
+        per text (0 until a query was timed)."""
+        return (self._queued_texts + texts) * self._seconds_per_text
 
     async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
         """Unit-length vectors of ``texts`` for indexing, in chunks on the background threads.

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from botkit.events import ChannelKey
+from botkit.memory.holdings import Holdings
 from botkit.memory.records import Memory, MemoryKind, Scope
 from botkit.stopwords import STOP_WORDS
 from botkit.store import Store
@@ -126,6 +127,39 @@ class MemoryLedger:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._holdings = Holdings()
+        self._holdings_complete = False
+
+    async def load_holdings(self) -> None:
+        """Learn what every channel's memories could offer a recall (see :meth:`may_offer`).
+
+        Writes meanwhile are counted too: counting the same memory twice changes nothing.
+        """
+        rows = await self._store.fetch(
+            "SELECT channel, min(CASE WHEN kind = 'turn' THEN time END), max(kind <> 'turn')"
+            " FROM memories GROUP BY channel"
+        )
+        for channel_text, oldest_turn, has_notes in rows:
+            channel = ChannelKey.parse(channel_text)
+            if oldest_turn is not None:
+                self._holdings.add_turn(channel, datetime.fromisoformat(oldest_turn))
+            if has_notes:
+                self._holdings.add_note(channel)
+        self._holdings_complete = True
+
+    def may_offer(self, scope: Scope, *, shown_in: ChannelKey, shown_since: datetime) -> bool:
+        """Whether ``scope`` may hold a memory besides the turns of ``shown_in`` said at
+        ``shown_since`` or later; False only when that is certain (answered from memory,
+        once :meth:`load_holdings` ran; until then always True)."""
+        if not self._holdings_complete:
+            return True
+        return self._holdings.may_offer(scope, shown_in=shown_in, shown_since=shown_since)
+
+    def holds_any(self, scope: Scope) -> bool:
+        """Whether ``scope`` may hold any memory at all (True until :meth:`load_holdings`)."""
+        if not self._holdings_complete:
+            return True
+        return self._holdings.holds_any(scope)
 
     async def pending_turns(self, limit: int) -> list[PendingTurn]:
         """Stored turns not yet remembered, oldest first."""
@@ -144,30 +178,33 @@ class MemoryLedger:
         A turn deleted meanwhile is skipped; a turn remembered before (then edited) is
         updated and queued for its vector again.
         """
+        for turn, _, _ in turns:
+            self._holdings.add_turn(turn.channel, turn.time)
         async with self._store.write() as db:
-            for turn, witnesses, importance in turns:
-                channel = turn.channel
-                await db.execute(
-                    "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
-                    " speaker_id, speaker_name, witnesses, text, time, importance, before_text)"
-                    " SELECT seq, 'turn', channel, platform, server, speaker_id, speaker_name,"
-                    f" ?, text, time, ?, coalesce(({_PREVIOUS_TEXT}), '')"
-                    " FROM turns WHERE seq = ?"
-                    " ON CONFLICT (turn_seq) DO UPDATE SET speaker_id = excluded.speaker_id,"
-                    " speaker_name = excluded.speaker_name, text = excluded.text,"
-                    " time = excluded.time, importance = excluded.importance, embedded = 0",
-                    (_witness_text(witnesses), importance, str(channel), turn.seq, turn.seq),
-                )
-                await db.execute(
-                    "UPDATE memories SET after_text = (SELECT text FROM turns WHERE seq = ?)"
-                    " WHERE id = (SELECT p.id FROM memories p WHERE p.kind = 'turn'"
-                    " AND p.channel = ? AND p.turn_seq < ? ORDER BY p.turn_seq DESC LIMIT 1)",
-                    (turn.seq, str(channel), turn.seq),
-                )
-                await db.execute(
-                    "UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?",
-                    (turn.seq, str(channel)),
-                )
+            await db.executemany(
+                "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
+                " speaker_id, speaker_name, witnesses, text, time, importance, before_text)"
+                " SELECT seq, 'turn', channel, platform, server, speaker_id, speaker_name,"
+                f" ?, text, time, ?, coalesce(({_PREVIOUS_TEXT}), '')"
+                " FROM turns WHERE seq = ?"
+                " ON CONFLICT (turn_seq) DO UPDATE SET speaker_id = excluded.speaker_id,"
+                " speaker_name = excluded.speaker_name, text = excluded.text,"
+                " time = excluded.time, importance = excluded.importance, embedded = 0",
+                [
+                    (_witness_text(witnesses), importance, str(turn.channel), turn.seq, turn.seq)
+                    for turn, witnesses, importance in turns
+                ],
+            )
+            await db.executemany(
+                "UPDATE memories SET after_text = (SELECT text FROM turns WHERE seq = ?)"
+                " WHERE id = (SELECT p.id FROM memories p WHERE p.kind = 'turn'"
+                " AND p.channel = ? AND p.turn_seq < ? ORDER BY p.turn_seq DESC LIMIT 1)",
+                [(turn.seq, str(turn.channel), turn.seq) for turn, _, _ in turns],
+            )
+            await db.executemany(
+                "UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?",
+                [(turn.seq, str(turn.channel)) for turn, _, _ in turns],
+            )
 
     async def add_note(
         self,
@@ -184,6 +221,10 @@ class MemoryLedger:
     ) -> int:
         """Store a note drawn from several turns, linked to ``sources`` (the ids of the
         turn memories it came from, best first); returns its id."""
+        if kind == "turn":
+            self._holdings.add_turn(channel, time)
+        else:
+            self._holdings.add_note(channel)
         async with self._store.write() as db:
             async with db.execute(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server, speaker_id,"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from botkit.context import ContextRequest, Recollection
 from botkit.lore.model import LoreEntry
 from botkit.memory.records import Memory, Scope
-from botkit.memory.service import MemoryService
+from botkit.memory.service import MemoryService, turn_text
 
 __all__ = ["MemoryProvider", "describe_age", "recollection_of"]
 
@@ -56,33 +56,83 @@ class MemoryProvider:
         self._memory = memory
 
     async def find_lore(self, request: ContextRequest) -> list[LoreEntry]:
-        """The speaker's retrievable lore entries that the last turns are about, best first."""
-        return await self._memory.lore.find(request.speaker, _query(request))
+        """The speaker's retrievable lore entries that the last turns are about, best first.
+
+        Like a recall, skipped for this turn when its query would hold the reply up longer
+        than ``recall_budget_ms`` (at once when the query way is that busy).
+        """
+        speaker = request.speaker
+        if not any(e.retrievable for book in speaker.lorebooks for e in book.entries):
+            return []
+        memory = self._memory
+        query = _query(request)
+        budget = memory.settings.recall_budget_ms
+        waited = memory.expected_delay(query) * 1000
+        if waited > budget:
+            log.debug(
+                "%s: lore by meaning skipped for %s: its query would wait %.0f ms (budget %.0f ms)",
+                request.channel,
+                speaker.id,
+                waited,
+                budget,
+            )
+            return []
+        try:
+            async with asyncio.timeout(budget / 1000):
+                return await memory.lore.find(speaker, query)
+        except TimeoutError:
+            log.debug(
+                "%s: lore by meaning skipped for %s after %.0f ms",
+                request.channel,
+                speaker.id,
+                budget,
+            )
+            return []
 
     async def retrieve(self, request: ContextRequest) -> list[Recollection]:
-        """The speaker's most fitting memories, best first; none when recalling them would
-        hold the reply up longer than the settings' ``recall_budget_ms``."""
+        """The speaker's most fitting memories, best first.
+
+        None without a search when the scope holds nothing but the turns the prompt shows;
+        none either when recalling would hold the reply up longer than the settings'
+        ``recall_budget_ms``: skipped at once when the query's vector would come too late,
+        else given up when the budget runs out.
+        """
         query = _query(request)
         if not query.strip():
             return []
+        memory = self._memory
         now = datetime.now(UTC)
         channel = request.channel
         shown_since = request.transcript[0].time if request.transcript else now
+        scope = Scope.of(
+            channel, character=request.speaker.id, whole_server=memory.settings.share == "server"
+        )
+        if not memory.may_find(scope, shown_in=channel, shown_since=shown_since):
+            return []
 
         def shown(memory: Memory) -> bool:
             return (
                 memory.channel == channel and memory.kind == "turn" and memory.time >= shown_since
             )
 
-        scope = Scope.of(
-            channel,
-            character=request.speaker.id,
-            whole_server=self._memory.settings.share == "server",
-        )
-        budget = self._memory.settings.recall_budget_ms
+        settings = memory.settings
+        budget = settings.recall_budget_ms
+        dense_query = _dense_query(request)
+        waited = memory.expected_delay(dense_query) * 1000 if settings.weights.dense > 0 else 0.0
+        if waited > budget:
+            log.debug(
+                "%s: recall skipped for %s: its query would wait %.0f ms (budget %.0f ms)",
+                channel,
+                request.speaker.id,
+                waited,
+                budget,
+            )
+            return []
         try:
             async with asyncio.timeout(budget / 1000):
-                found = await self._memory.recall(query, scope, now=now, exclude=shown)
+                found = await memory.recall(
+                    query, scope, now=now, exclude=shown, dense_query=dense_query
+                )
         except TimeoutError:
             log.debug(
                 "%s: recall skipped for %s after %.0f ms", channel, request.speaker.id, budget
@@ -94,3 +144,10 @@ class MemoryProvider:
 def _query(request: ContextRequest) -> str:
     """What the last :data:`QUERY_TURNS` turns said, as one search text."""
     return "\n".join(turn.text for turn in request.transcript[-QUERY_TURNS:])
+
+
+def _dense_query(request: ContextRequest) -> str:
+    """The newest turn as its memory is embedded: the search by meaning looks for what
+    bears on it, with the vector the turn is indexed with (computed once for both)."""
+    newest = request.transcript[-1]
+    return turn_text(newest.speaker_name, newest.text)

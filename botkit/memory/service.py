@@ -7,7 +7,9 @@ it flushes what is pending.
 
 Indexing never holds up a recall: its texts go to the embedder's background way in
 (:class:`BacklogEmbedder`) while a recall's query takes the query way, and the vector
-index answers queries on a thread of their own.
+index answers queries on a thread of their own. A human's turn is embedded the moment it
+is stored, as the query of the recall its reply will make; the vector is kept
+(:class:`VectorCache`) and indexing the turn takes it from there.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ from datetime import datetime
 
 from botkit.events import ChannelKey
 from botkit.lore.retrieval import LoreRetriever
-from botkit.memory.embeddings import BacklogEmbedder, Embedder, EmbeddingError, Vectors
+from botkit.memory.embeddings import Embedder, EmbeddingError, Vectors
 from botkit.memory.importance import importance_of
 from botkit.memory.ledger import MemoryLedger, PendingTurn
 from botkit.memory.notes import NoteTaker
 from botkit.memory.ranking import follow_sources, fuse, rank
 from botkit.memory.records import Memory, Recollection, Scope
 from botkit.memory.settings import MemorySettings
+from botkit.memory.vector_cache import VectorCache
 from botkit.memory.vectors import LAYOUT, VectorIndex, VectorIndexError
 from botkit.memory.when import time_window
-from botkit.store import Store
+from botkit.store import Store, StoredTurn
 
-__all__ = ["CastLookup", "Forgotten", "MemoryService"]
+__all__ = ["CastLookup", "Forgotten", "MemoryService", "turn_text"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ and writers (replies, recalls) wait while it lasts."""
 EMBED_BATCH = 256
 """Memories embedded and written to the vector index (one Chroma call) per round."""
 RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)
+GATHER_SECONDS = 1.0
+"""How long new memories gather before the writer embeds and indexes them (unless a flush
+asks for them sooner or a full batch is waiting): one index write for many costs little
+more than for one, and a turn just said is still in its channel's prompts, where a
+recall leaves it out anyway (its words are searchable at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +82,18 @@ class MemoryService:
         self.settings = settings
         self.ledger = MemoryLedger(store)
         self.vectors = vectors
-        self._embedder = embedder
-        self.lore = LoreRetriever(embedder)
+        self._embedder = VectorCache(embedder)
+        self.lore = LoreRetriever(self._embedder)
         self._cast_of = cast_of
         self._notes = notes
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._vectors_due: float | None = None
+        """The loop time after which new memories waiting for their vectors get them
+        (None: none are gathering; those waiting are a backlog, due at once)."""
+        self._deferred = False
+        """Memories wait for their vectors until :attr:`_vectors_due`."""
         self._progress = asyncio.Condition()
         self._requested = 0
         self._completed = 0
@@ -87,7 +101,7 @@ class MemoryService:
         self._dense_failing = False
         self._unwritten: tuple[list[Memory], Vectors] | None = None
         """Memories the writer has embedded but not yet put into the index."""
-        store.on_turn(self.wake)
+        store.on_turn(self._turn_stored)
 
     async def start(self) -> int:
         """Check the index matches the embedding model and layout; start writing in the background.
@@ -99,10 +113,11 @@ class MemoryService:
             await self.ledger.mark_all_unembedded()
             await self.ledger.set_setting("embedder", indexed_as)
         waiting = await self.ledger.backlog()
+        await self.ledger.load_holdings()
         if self._notes is not None:
             self._notes.saw(await self.ledger.channels())
         self._task = asyncio.create_task(self._run(), name="botkit-memory-writer")
-        self.wake()
+        self._nudge()
         return waiting
 
     async def observe_with(self, notes: NoteTaker) -> None:
@@ -112,9 +127,44 @@ class MemoryService:
         self.wake()
 
     def wake(self) -> None:
-        """Tell the writer there is something new to remember."""
+        """Tell the writer there is something new to remember, to be done at once."""
+        self._urgent.set()
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Tell the writer there is something new to remember, in its own time."""
         self._requested += 1
         self._wake.set()
+
+    def _turn_stored(self, turn: StoredTurn) -> None:
+        """Have the writer remember the turn (and index it with those that follow within
+        :data:`GATHER_SECONDS`); start embedding a human's turn for the recall its reply
+        makes (unless its channel holds nothing to recall, or the query way is too busy)."""
+        self._nudge()
+        settings = self.settings
+        if (
+            turn.is_character
+            or self._task is None
+            or settings.weights.dense <= 0
+            or not self.ledger.holds_any(
+                Scope.of(turn.channel, character=None, whole_server=settings.share == "server")
+            )
+        ):
+            return
+        text = turn_text(turn.speaker_name, turn.text)
+        if self._embedder.query_delay(text) * 1000 <= settings.recall_budget_ms:
+            self._embedder.prefetch(text)
+
+    def may_find(self, scope: Scope, *, shown_in: ChannelKey, shown_since: datetime) -> bool:
+        """Whether a recall in ``scope`` that leaves out the turns of ``shown_in`` said at
+        ``shown_since`` or later could find anything; False only when it certainly could
+        not (nothing else was ever remembered there), answered without any search."""
+        return self.ledger.may_offer(scope, shown_in=shown_in, shown_since=shown_since)
+
+    def expected_delay(self, query: str) -> float:
+        """About how many seconds a search by meaning asked now would wait for the vector
+        of ``query`` (see :meth:`VectorCache.query_delay`)."""
+        return self._embedder.query_delay(query)
 
     async def flush(self) -> None:
         """Return once everything stored so far is remembered and indexed."""
@@ -161,13 +211,19 @@ class MemoryService:
                 self._wake.set()
                 continue
             failures = 0
+            if self._deferred:
+                continue
             async with self._progress:
                 self._completed = max(self._completed, target)
                 self._progress.notify_all()
 
     async def _sleep(self) -> None:
-        """Wait until woken, or until a channel's session is due to be observed."""
-        delay = self._notes.seconds_until_due() if self._notes is not None else None
+        """Wait until woken, until memories are due for their vectors, or until a
+        channel's session is due to be observed."""
+        delays = [self._notes.seconds_until_due() if self._notes is not None else None]
+        if self._deferred and self._vectors_due is not None:
+            delays.append(max(0.0, self._vectors_due - asyncio.get_running_loop().time()))
+        delay = min((d for d in delays if d is not None), default=None)
         if delay is None:
             await self._wake.wait()
             return
@@ -182,8 +238,20 @@ class MemoryService:
         :data:`REMEMBER_BATCH`) and writes the previous round's vectors to the index; so
         the embedder, the busiest part, never waits for the others, and turns that keep
         arriving never hold the embedding back. The lock is free between rounds: a forget
-        waits one round at most.
+        waits one round at most. Fewer than a batch of new memories wait for their vectors
+        until :data:`GATHER_SECONDS` after the first of their turns, unless a flush asks.
         """
+        urgent = self._urgent.is_set()
+        self._urgent.clear()
+        try:
+            await self._rounds(urgent=urgent)
+        except BaseException:
+            if urgent:
+                self._urgent.set()
+            raise
+
+    async def _rounds(self, *, urgent: bool) -> None:
+        """The rounds of :meth:`_drain` (``urgent``: a flush asked, nothing waits)."""
         while True:
             async with self._lock:
                 unwritten = self._unwritten
@@ -193,6 +261,13 @@ class MemoryService:
                     for m in await self.ledger.unembedded(EMBED_BATCH + len(skip))
                     if m.id not in skip
                 ][:EMBED_BATCH]
+                self._deferred = bool(memories) and not (
+                    urgent or self._vectors_are_due(len(memories))
+                )
+                if self._deferred:
+                    memories = []
+                elif memories:
+                    self._vectors_due = None
                 embedding = (
                     asyncio.ensure_future(self._embed_backlog([_indexed_text(m) for m in memories]))
                     if memories
@@ -206,6 +281,8 @@ class MemoryService:
                             break
                         await self._remember(turns)
                         remembered += len(turns)
+                        if self._vectors_due is None:
+                            self._vectors_due = asyncio.get_running_loop().time() + GATHER_SECONDS
                     await self._write_unwritten()
                 except BaseException:
                     if embedding is not None:
@@ -221,6 +298,16 @@ class MemoryService:
             if self._notes is not None and await self._notes.take(self.ledger, self._cast_of):
                 continue
             return
+
+    def _vectors_are_due(self, waiting: int) -> bool:
+        """Whether ``waiting`` memories are to be embedded now: a full batch, a flush
+        asking, or their gathering time is over."""
+        return (
+            waiting >= EMBED_BATCH
+            or self._urgent.is_set()
+            or self._vectors_due is None
+            or asyncio.get_running_loop().time() >= self._vectors_due
+        )
 
     async def _write_unwritten(self) -> None:
         """Put the embedded, not yet indexed memories into the index and mark them so."""
@@ -250,10 +337,8 @@ class MemoryService:
             self._notes.saw(list(casts))
 
     async def _embed_backlog(self, texts: list[str]) -> Vectors:
-        """Vectors for indexing, by the embedder's background way in where it has one."""
-        if isinstance(self._embedder, BacklogEmbedder):
-            return await self._embedder.embed_backlog(texts)
-        return await self._embedder.embed(texts)
+        """Vectors for indexing: those kept from queries, the rest by the background way."""
+        return await self._embedder.embed_backlog(texts)
 
     async def _dense(self, query: str, scope: Scope) -> tuple[list[int], set[int]]:
         """The memories nearest ``query`` in meaning (best first), and those similar enough.
@@ -289,22 +374,32 @@ class MemoryService:
         now: datetime,
         limit: int | None = None,
         exclude: Callable[[Memory], bool] | None = None,
+        dense_query: str | None = None,
     ) -> list[Recollection]:
-        """The memories inside ``scope`` that matter most for ``query`` now, best first."""
+        """The memories inside ``scope`` that matter most for ``query`` now, best first.
+
+        ``dense_query`` replaces ``query`` in the search by meaning (the words and the
+        time named are still those of ``query``).
+        """
         settings = self.settings
         weights = settings.weights
         wanted = limit or settings.recall
-        dense_search = asyncio.ensure_future(self._dense(query, scope))
+        dense_search = asyncio.ensure_future(
+            self._dense(query if dense_query is None else dense_query, scope)
+        )
         lexical: list[int] = []
-        if weights.lexical > 0:
-            lexical = await self.ledger.search_text(
-                query,
-                scope,
-                settings.candidates,
-                neighbours=weights.neighbours,
-                named_speaker=weights.named_speaker,
-            )
-        dense, similar = await dense_search
+        try:
+            if weights.lexical > 0:
+                lexical = await self.ledger.search_text(
+                    query,
+                    scope,
+                    settings.candidates,
+                    neighbours=weights.neighbours,
+                    named_speaker=weights.named_speaker,
+                )
+            dense, similar = await dense_search
+        finally:
+            dense_search.cancel()
         keep = similar | set(lexical) if weights.lexical > 0 else set(dense)
         relevance = fuse([(weights.dense, dense), (weights.lexical, lexical)], weights.rrf_k)
         memories = await self.ledger.get((i for i in relevance if i in keep), scope)
@@ -367,6 +462,12 @@ class MemoryService:
         return Forgotten(0, len(ids))
 
 
+def turn_text(speaker_name: str, text: str) -> str:
+    """What a turn memory's vector is made from: the line with its speaker, as people
+    recall it."""
+    return f"{speaker_name}: {text}"
+
+
 def _indexed_text(memory: Memory) -> str:
-    """What a memory's vector is made from: the line with its speaker, as people recall it."""
-    return memory.text if memory.kind == "note" else f"{memory.speaker_name}: {memory.text}"
+    """What a memory's vector is made from (a note's is its text)."""
+    return memory.text if memory.kind == "note" else turn_text(memory.speaker_name, memory.text)

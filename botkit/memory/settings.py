@@ -22,7 +22,8 @@ class MemorySettings:
     recall: int = 6
     """Memories offered to a prompt (it keeps as many as fit its budget)."""
     recall_budget_ms: float = 300.0
-    """The longest a reply waits for its recall; a slower recall is skipped for that turn."""
+    """The longest a reply waits for its recall (and for its lore found by meaning); a
+    slower one is skipped for that turn."""
     candidates: int = 40
     """Candidates taken from each of the dense and lexical rankings."""
     min_similarity: float = 0.2

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from botkit.store.sqlite import EventStatus, Store, StoreError
+from botkit.store.sqlite import EventStatus, Store, StoredTurn, StoreError
 
-__all__ = ["EventStatus", "Store", "StoreError"]
+__all__ = ["EventStatus", "Store", "StoreError", "StoredTurn"]

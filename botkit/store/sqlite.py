@@ -9,6 +9,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,17 +22,31 @@ from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.store.migrations import MIGRATIONS
 from botkit.transcript import Turn
 
-__all__ = ["EventStatus", "Store", "StoreError", "utc_text"]
+__all__ = ["EventStatus", "Store", "StoreError", "StoredTurn", "utc_text"]
 
 log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_EVERY = 200
+"""Commits between two checkpoints of the write-ahead log (about SQLite's own default of
+1,000 pages); each runs in the background on a connection of its own, so no write waits
+for the log to be copied into the database file."""
 
 _TURN_COLUMNS = (
     "channel, platform, server, message_id, reply_to, speaker_id, speaker_name,"
     " is_character, is_bot, mentions, text, time"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """A turn just committed to a channel's transcript, as :meth:`Store.on_turn` hears of it."""
+
+    channel: ChannelKey
+    speaker_name: str
+    text: str
+    is_character: bool
 
 
 class StoreError(Exception):
@@ -84,14 +99,14 @@ def _one_line(error: BaseException) -> str:
 
 
 async def _one(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> Any:
-    """The first row of a query, or None."""
-    async with db.execute(sql, parameters) as cursor:
-        return await cursor.fetchone()
+    """The first row of a query, or None (one trip to the connection's thread)."""
+    rows = await _all(db, sql, parameters)
+    return rows[0] if rows else None
 
 
 async def _all(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-    async with db.execute(sql, parameters) as cursor:
-        return list(await cursor.fetchall())
+    """Every row of a query, read in one trip to the connection's thread."""
+    return list(await db.execute_fetchall(sql, parameters))
 
 
 class Store:
@@ -106,15 +121,22 @@ class Store:
         self._db = db
         self._path = path
         self._lock = asyncio.Lock()
-        self._turn_listeners: list[Callable[[], None]] = []
+        self._reader: aiosqlite.Connection | None = None
+        """A second connection for reads, so they never wait for a write (files only)."""
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._commits = 0
+        self._turn_listeners: list[Callable[[StoredTurn], None]] = []
+        self._unbegun: set[str] = set()
+        """Messages this store recorded whose answers have not begun: no progress saved."""
 
-    def on_turn(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (synchronously, after the commit) whenever a turn is stored."""
+    def on_turn(self, listener: Callable[[StoredTurn], None]) -> None:
+        """Call ``listener`` with each turn stored (synchronously, after the commit)."""
         self._turn_listeners.append(listener)
 
-    def _turn_stored(self) -> None:
+    def _turn_stored(self, turn: StoredTurn) -> None:
         for listener in self._turn_listeners:
-            listener()
+            listener(turn)
 
     @property
     def path(self) -> str:
@@ -139,16 +161,32 @@ class Store:
         store = cls(db, where)
         try:
             await store._prepare()
+            if where != MEMORY:
+                store._reader = await store._connect(query_only=True)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _connect(self, *, query_only: bool) -> aiosqlite.Connection:
+        """Another connection to the database file, beside the one that writes."""
+        db = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA wal_autocheckpoint = 0")
+            if query_only:
+                await db.execute("PRAGMA query_only = 1")
         except BaseException:
             await db.close()
             raise
-        return store
+        return db
 
     async def _prepare(self) -> None:
         try:
             await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = await _one(self._db, "PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA wal_autocheckpoint = 0")
             await self._db.execute("PRAGMA foreign_keys = ON")
             await _one(self._db, "SELECT count(*) FROM sqlite_schema")
         except sqlite3.DatabaseError as error:
@@ -199,16 +237,48 @@ class Store:
                 await self._db.rollback()
                 raise
             await self._db.commit()
+        self._committed()
+
+    async def _write_one(self, sql: str, parameters: Iterable[Any] = ()) -> int:
+        """Run one write statement as a transaction of its own; returns the rows changed."""
+        async with self._lock:
+            cursor = await self._db.execute(sql, parameters)
+        self._committed()
+        return cursor.rowcount
+
+    def _committed(self) -> None:
+        """Count a commit; start a checkpoint in the background every :data:`CHECKPOINT_EVERY`."""
+        self._commits += 1
+        if (
+            self._path != MEMORY
+            and self._commits >= CHECKPOINT_EVERY
+            and (self._checkpointing is None or self._checkpointing.done())
+        ):
+            self._commits = 0
+            self._checkpointing = asyncio.create_task(
+                self._checkpoint(), name="botkit-store-checkpoint"
+            )
+
+    async def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, beside the writes going on."""
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = await self._connect(query_only=False)
+            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:
+            log.warning("%s: checkpoint failed: %s", self._path, _one_line(error))
 
     async def fetch(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-        """The rows of a query, never in the middle of another task's transaction."""
+        """The rows of a query, as committed (never part of another task's transaction)."""
+        if self._reader is not None:
+            return await _all(self._reader, sql, parameters)
         async with self._lock:
             return await _all(self._db, sql, parameters)
 
     async def fetch_one(self, sql: str, parameters: Iterable[Any] = ()) -> Any:
         """The first row of a query, or None."""
-        async with self._lock:
-            return await _one(self._db, sql, parameters)
+        rows = await self.fetch(sql, parameters)
+        return rows[0] if rows else None
 
     async def schema_version(self) -> int:
         """The migration the database is at."""
@@ -216,6 +286,11 @@ class Store:
 
     async def close(self) -> None:
         """Close the database; closing twice is harmless."""
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        for other in (self._checkpointer, self._reader):
+            if other is not None:
+                await other.close()
         await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -241,7 +316,7 @@ class Store:
             known = await self._status_of(db, event)
             if known is not None:
                 return known
-            async with db.execute(
+            await db.execute(
                 f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
                 (
                     *_place(channel),
@@ -254,65 +329,83 @@ class Store:
                     event.text,
                     utc_text(event.time),
                 ),
-            ) as cursor:
-                seq = cursor.lastrowid
-            await self._insert_event(db, event.event_id, channel, seq, EventStatus.PENDING)
-        self._turn_stored()
+            )
+            await self._insert_event(
+                db, event.event_id, channel, EventStatus.PENDING, of_turn_just_inserted=True
+            )
+            self._unbegun.add(event.event_id)
+        self._turn_stored(StoredTurn(channel, event.author.name, event.text, is_character=False))
         return EventStatus.NEW
 
     @staticmethod
     async def _status_of(db: aiosqlite.Connection, event: MessageEvent) -> EventStatus | None:
-        row = await _one(db, "SELECT status FROM events WHERE event_id = ?", (event.event_id,))
-        if row is not None:
-            return EventStatus(row[0])
-        row = await _one(
+        """How far an earlier delivery of ``event`` got (by event id, else as the same
+        message of the channel), or None if it is new; one read."""
+        event_status, message_status = await _one(
             db,
-            "SELECT e.status FROM turns t LEFT JOIN events e ON e.turn_seq = t.seq"
-            " WHERE t.channel = ? AND t.message_id = ? LIMIT 1",
-            (str(event.channel), event.message_id),
+            "SELECT (SELECT status FROM events WHERE event_id = ?),"
+            # A stored message whose event id was pruned was handled long ago.
+            " (SELECT coalesce(e.status, ?) FROM turns t LEFT JOIN events e"
+            " ON e.turn_seq = t.seq WHERE t.channel = ? AND t.message_id = ? LIMIT 1)",
+            (event.event_id, EventStatus.DONE.value, str(event.channel), event.message_id),
         )
-        if row is None:
-            return None
-        # A stored message whose event id was pruned was handled long ago.
-        return EventStatus.DONE if row[0] is None else EventStatus(row[0])
+        known = event_status if event_status is not None else message_status
+        return None if known is None else EventStatus(known)
 
     @staticmethod
     async def _insert_event(
         db: aiosqlite.Connection,
         event_id: str,
         channel: ChannelKey,
-        turn_seq: int | None,
         status: EventStatus,
+        *,
+        of_turn_just_inserted: bool,
     ) -> int:
-        async with db.execute(
+        """Record a delivery, of the turn this connection inserted last or of none; returns
+        1, or 0 when the event id is known already."""
+        cursor = await db.execute(
             "INSERT INTO events (event_id, channel, platform, server, turn_seq, status, received)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-            (event_id, *_place(channel), turn_seq, status.value, utc_text(datetime.now(UTC))),
-        ) as cursor:
-            return cursor.rowcount
+            " VALUES (?, ?, ?, ?, CASE WHEN ? THEN last_insert_rowid() END, ?, ?)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            (
+                event_id,
+                *_place(channel),
+                of_turn_just_inserted,
+                status.value,
+                utc_text(datetime.now(UTC)),
+            ),
+        )
+        return cursor.rowcount
 
     async def finish_event(self, event_id: str) -> None:
         """Mark a delivered event fully handled, so that a redelivery is ignored."""
-        async with self.write() as db:
-            await db.execute(
-                "UPDATE events SET status = ?, progress = NULL WHERE event_id = ?",
-                (EventStatus.DONE.value, event_id),
-            )
+        self._unbegun.discard(event_id)
+        await self._write_one(
+            "UPDATE events SET status = ?, progress = NULL WHERE event_id = ?",
+            (EventStatus.DONE.value, event_id),
+        )
 
     async def save_progress(self, progress: ChainProgress) -> None:
         """Keep how far the answers to a message got (for a turn that recorded no reply)."""
         async with self.write() as db:
             await self._save_progress(db, progress)
 
-    @staticmethod
-    async def _save_progress(db: aiosqlite.Connection, progress: ChainProgress) -> None:
+    async def _save_progress(self, db: aiosqlite.Connection, progress: ChainProgress) -> None:
+        if progress.event_id is not None:
+            self._unbegun.discard(progress.event_id)
         await db.execute(
             "UPDATE events SET progress = ? WHERE event_id = ? AND status = ?",
             (progress.encode(), progress.event_id, EventStatus.PENDING.value),
         )
 
     async def progress_of(self, event_id: str) -> ChainProgress | None:
-        """How far the answers to a message still being handled got, if any were begun."""
+        """How far the answers to a message still being handled got, if any were begun.
+
+        A message this store recorded and whose answers have not begun is answered without
+        reading the database.
+        """
+        if event_id in self._unbegun:
+            return None
         row = await self.fetch_one(
             "SELECT progress FROM events WHERE event_id = ? AND status = ?",
             (event_id, EventStatus.PENDING.value),
@@ -323,8 +416,11 @@ class Store:
 
     async def claim_event(self, event_id: str, channel: ChannelKey) -> bool:
         """Take on an event that is not a message (a command): True only the first time."""
-        async with self.write() as db:
-            inserted = await self._insert_event(db, event_id, channel, None, EventStatus.DONE)
+        async with self._lock:
+            inserted = await self._insert_event(
+                self._db, event_id, channel, EventStatus.DONE, of_turn_just_inserted=False
+            )
+        self._committed()
         return inserted == 1
 
     async def unfinished_messages(
@@ -394,11 +490,15 @@ class Store:
         """
         values = (character_id, name, text, utc_text(time))
         async with self.write() as db:
-            known = await _one(
-                db,
-                "SELECT seq, is_character, speaker_id, text FROM turns"
-                " WHERE channel = ? AND message_id = ?",
-                (str(channel), message_id),
+            known = (
+                None
+                if message_id is None
+                else await _one(
+                    db,
+                    "SELECT seq, is_character, speaker_id, text FROM turns"
+                    " WHERE channel = ? AND message_id = ?",
+                    (str(channel), message_id),
+                )
             )
             if known is None:
                 await self._insert_reply(db, channel, message_id, reply_to, values)
@@ -420,7 +520,7 @@ class Store:
                 await self._insert_reply(db, channel, None, reply_to, values)
             if progress is not None:
                 await self._save_progress(db, progress)
-        self._turn_stored()
+        self._turn_stored(StoredTurn(channel, name, text, is_character=True))
 
     @staticmethod
     async def _insert_reply(

@@ -16,6 +16,7 @@ from botkit.backends.base import (
     ChatBackend,
     ChatMessage,
     ChatRequest,
+    PromptLimits,
 )
 from botkit.backends.fallback import FallbackBackend
 from botkit.backends.openai_compat import OpenAICompatBackend
@@ -168,6 +169,39 @@ async def test_it_sizes_prompts_for_the_smallest_window_and_counts_like_the_firs
     assert chain.context_window == 2048
     assert chain.token_counter is first.token_counter
     assert chain.backends == (first, second)
+
+
+class TinyBackend(ScriptedBackend):
+    """A scripted backend with a tiny model's prompt limits that reads prompts ahead."""
+
+    limits = PromptLimits(max_tokens=300, max_turns=6, context_after_turns=True)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.read: list[Sequence[ChatMessage]] = []
+
+    @property
+    def prompt_limits(self) -> PromptLimits:
+        """The tiny limits."""
+        return self.limits
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> int:
+        """Remember what it was given to read ahead."""
+        self.read.append(messages)
+        return len(messages)
+
+
+async def test_prompts_are_shaped_and_read_ahead_for_the_first_backend() -> None:
+    local, remote = TinyBackend("local"), ScriptedBackend("vllm")
+    opening = (ChatMessage("system", "You are Mira."),)
+
+    chain = FallbackBackend(name="chat", backends=[local, remote])
+    assert chain.prompt_limits == TinyBackend.limits
+    assert await chain.prepare(opening) == 1 and local.read == [opening]
+
+    reversed_chain = FallbackBackend(name="chat", backends=[remote, local])
+    assert reversed_chain.prompt_limits == PromptLimits()
+    assert await reversed_chain.prepare(opening) == 0 and local.read == [opening]
 
 
 async def test_aclose_closes_every_backend() -> None:

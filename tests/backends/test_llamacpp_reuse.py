@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from botkit.backends.base import ChatMessage, ChatRequest, ContinuationRequest, Sampling
@@ -103,3 +105,45 @@ async def test_the_kept_prefixes_stay_within_their_memory_bound() -> None:
         assert backend.reuse.last_reused_tokens < 20
     finally:
         await backend.aclose()
+
+
+async def test_a_prompt_read_ahead_gives_the_reply_of_a_cold_evaluation() -> None:
+    chat = request("Bram", 5)
+    warm = LlamaCppBackend(threads=2, seed=5)
+    cold = LlamaCppBackend(threads=2, seed=5)
+    try:
+        read = await warm.prepare(chat.messages[:-1])
+        assert read > 60 and warm.reuse.prepared_tokens == read
+        # Read again, nothing is new.
+        assert await warm.prepare(chat.messages[:-1]) == 0
+        warm_reply = await reply(warm, chat)
+        assert warm.reuse.last_reused_tokens >= read
+        cold_reply = await reply(cold, chat)
+        assert cold.reuse.last_reused_tokens == 0
+    finally:
+        await warm.aclose()
+        await cold.aclose()
+    assert warm_reply == cold_reply and warm_reply.strip()
+
+
+async def test_reading_ahead_gives_way_to_a_reply() -> None:
+    backend = LlamaCppBackend(threads=1, seed=5)
+    lines = LINES * 20
+    opening = (request("Mira", 1).messages[0], *(ChatMessage("user", line) for line in lines))
+    try:
+        await backend.load()
+        words = backend.token_counter.count("\n".join(lines))
+        reading = asyncio.ensure_future(backend.prepare(opening))
+        await asyncio.sleep(0)
+        answered = await reply(backend, request("Bram", 3))
+        read = await reading
+        # Asked while a reply is being written, it reads nothing.
+        writing = backend.stream(request("Mira", 2))
+        first = await anext(writing)
+        assert await backend.prepare(opening) == 0
+        await writing.aclose()
+    finally:
+        await backend.aclose()
+    assert answered.strip() and first
+    # The reply did not wait for the whole opening (over a thousand tokens) to be read.
+    assert read < words // 2

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from botkit.backends.base import PromptLimits
 from botkit.characters.model import Character, Example
+from botkit.context import Recollection
 from botkit.prompt import PromptBuilder, render_character_block
 from botkit.tokens import default_token_counter
 from botkit.transcript import Turn
@@ -95,3 +96,55 @@ def test_changing_context_comes_late_so_the_start_is_shared() -> None:
         speaker=MIRA, others=[MIRA], transcript=history(4), context=["The bell rang."]
     )
     assert "The bell rang." in plain.messages[0].content
+
+
+def recollections(count: int) -> list[Recollection]:
+    return [
+        Recollection(f"Memory {n}: the bell rang twice at the harbour.", speaker="Bram")
+        for n in range(count)
+    ]
+
+
+def test_the_opening_stays_the_start_of_the_next_prompt_whatever_it_recalls() -> None:
+    late = builder(
+        PromptLimits(max_tokens=300, max_examples=1, max_turns=12, context_after_turns=True)
+    )
+    for turns in range(2, 30):
+        transcript = history(turns)
+        opening = late.opening(speaker=MIRA, others=[MIRA], transcript=transcript)
+        assert opening[0].role == "system" and len(opening) > 1
+        following = [*transcript, Turn("ann", "Ann", "And the lamp, Mira?", False, NOW)]
+        for found in (0, 1, 4, 12):
+            prompt = late.build(
+                speaker=MIRA,
+                others=[MIRA],
+                transcript=following,
+                context=[*recollections(found), "The bell rang."],
+            )
+            assert prompt.messages[: len(opening)] == opening, (turns, found)
+            assert prompt.total_tokens <= prompt.budget
+
+
+def test_the_opening_stays_put_while_the_oldest_turns_are_let_go() -> None:
+    late = builder(
+        PromptLimits(max_tokens=400, max_examples=1, max_turns=12, context_after_turns=True)
+    )
+    channel = history(80)
+    kept = 20
+    for seen in range(kept, 80):
+        transcript = channel[seen - kept : seen]
+        opening = late.opening(
+            speaker=MIRA, others=[MIRA], transcript=transcript, position=seen - kept
+        )
+        # The next message arrives; the oldest kept turn is let go to make room.
+        following = [*channel[seen - kept + 1 : seen], Turn("ann", "Ann", "Well?", False, NOW)]
+        prompt = late.build(
+            speaker=MIRA, others=[MIRA], transcript=following, position=seen - kept + 1
+        )
+        assert prompt.messages[: len(opening)] == opening, seen
+
+
+def test_without_late_context_nothing_is_read_ahead() -> None:
+    assert builder(TINY).opening(speaker=MIRA, others=[MIRA], transcript=history(5)) == ()
+    late = builder(PromptLimits(context_after_turns=True))
+    assert late.opening(speaker=MIRA, others=[MIRA], transcript=[]) == ()
