@@ -284,7 +284,7 @@ class App:
             if isinstance(backend, LlamaCppBackend):
                 loop = asyncio.get_running_loop()
                 started = loop.time()
-                self._progress(f"Loading model {backend.model_path.name} …")
+                self._progress(f"Loading model {backend.model_label} …")
                 await backend.load()
                 self._progress(f"Model ready in {loop.time() - started:.1f} s.")
 

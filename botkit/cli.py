@@ -423,7 +423,7 @@ async def _run_turns_eval(
         if uses_backend:
             backend = backends[backend_name]
             if isinstance(backend, LlamaCppBackend):
-                _progress(f"Loading model {backend.model_path.name} …")
+                _progress(f"Loading model {backend.model_label} …")
                 await backend.load()
         policies = [
             (
@@ -488,7 +488,7 @@ async def _run_memory_eval(
     try:
         observer = backends.get(config.default_backend)
         if isinstance(observer, LlamaCppBackend):
-            _progress(f"Loading model {observer.model_path.name} …")
+            _progress(f"Loading model {observer.model_label} …")
             await observer.load()
         return await evaluate_memory(
             dataset,

@@ -191,13 +191,24 @@ class LlamaCppBackend:
         log.info("model %s loaded in %.1f s", path.name, time.perf_counter() - started)
         return llama
 
+    @property
+    def conversion(self) -> str:
+        """The weight format the model is converted to before loading (``none``: as it is)."""
+        if self._convert is not None:
+            return self._convert
+        return "none" if self._model_path or os.environ.get(MODEL_ENV) else "q8_0"
+
+    @property
+    def model_label(self) -> str:
+        """The model file, and the format it is loaded in where it is converted (for
+        progress lines)."""
+        name = self.model_path.name
+        return name if self.conversion == "none" else f"{name} as {self.conversion.upper()}"
+
     def _loadable(self, path: Path) -> Path:
         """``path`` converted as configured; ``path`` itself when converting fails."""
-        convert = self._convert
-        if convert is None:
-            convert = "none" if self._model_path or os.environ.get(MODEL_ENV) else "q8_0"
         try:
-            return converted_model(path, convert)
+            return converted_model(path, self.conversion)
         except (ModelConversionError, OSError) as error:
             log.warning("loading %s as it is: %s", path.name, error)
             return path

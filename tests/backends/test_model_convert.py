@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.model_convert import ModelConversionError, converted_model
 from botkit.backends.model_files import locate_model
 
@@ -41,3 +42,13 @@ def test_a_file_llama_cpp_cannot_read_is_refused_without_leftovers(tmp_path: Pat
 def test_an_unknown_format_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelConversionError, match="'q2_k'"):
         converted_model(locate_model(), "q2_k", folder=tmp_path)
+
+
+def test_progress_names_the_format_the_model_is_loaded_in() -> None:
+    packaged = LlamaCppBackend()
+    assert packaged.conversion == "q8_0"
+    assert packaged.model_label == f"{locate_model().name} as Q8_0"
+    configured = LlamaCppBackend(model_path=locate_model())
+    assert configured.conversion == "none"
+    assert configured.model_label == locate_model().name
+    assert LlamaCppBackend(model_path=locate_model(), convert="q8_0").conversion == "q8_0"
