@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from botkit.context import ContextRequest, Recollection
 from botkit.lore.model import LoreEntry
@@ -15,6 +17,8 @@ from botkit.memory.service import MemoryService, turn_text
 __all__ = ["MemoryProvider", "describe_age", "recollection_of"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 QUERY_TURNS = 2
 
@@ -64,30 +68,11 @@ class MemoryProvider:
         speaker = request.speaker
         if not any(e.retrievable for book in speaker.lorebooks for e in book.entries):
             return []
-        memory = self._memory
         query = _query(request)
-        budget = memory.settings.recall_budget_ms
-        waited = memory.expected_delay(query) * 1000
-        if waited > budget:
-            log.debug(
-                "%s: lore by meaning skipped for %s: its query would wait %.0f ms (budget %.0f ms)",
-                request.channel,
-                speaker.id,
-                waited,
-                budget,
-            )
-            return []
-        try:
-            async with asyncio.timeout(budget / 1000):
-                return await memory.lore.find(speaker, query)
-        except TimeoutError:
-            log.debug(
-                "%s: lore by meaning skipped for %s after %.0f ms",
-                request.channel,
-                speaker.id,
-                budget,
-            )
-            return []
+        found = await self._within_budget(
+            "lore by meaning", request, query, lambda: self._memory.lore.find(speaker, query)
+        )
+        return found or []
 
     async def retrieve(self, request: ContextRequest) -> list[Recollection]:
         """The speaker's most fitting memories, best first.
@@ -115,30 +100,47 @@ class MemoryProvider:
                 memory.channel == channel and memory.kind == "turn" and memory.time >= shown_since
             )
 
-        settings = memory.settings
-        budget = settings.recall_budget_ms
         dense_query = _dense_query(request)
-        waited = memory.expected_delay(dense_query) * 1000 if settings.weights.dense > 0 else 0.0
+        found = await self._within_budget(
+            "recall",
+            request,
+            dense_query if memory.settings.weights.dense > 0 else None,
+            lambda: memory.recall(query, scope, now=now, exclude=shown, dense_query=dense_query),
+        )
+        if found is None:
+            return []
+        return [recollection_of(r.memory, now) for r in found]
+
+    async def _within_budget(
+        self,
+        what: str,
+        request: ContextRequest,
+        embedded: str | None,
+        search: Callable[[], Awaitable[T]],
+    ) -> T | None:
+        """What ``search`` finds, or None (with a debug line naming ``what``) when it would
+        hold the reply up longer than ``recall_budget_ms``: at once when the vector of
+        ``embedded`` (the text it embeds, if any) would come too late, else when the
+        budget runs out."""
+        budget = self._memory.settings.recall_budget_ms
+        speaker = request.speaker.id
+        waited = self._memory.expected_delay(embedded) * 1000 if embedded is not None else 0.0
         if waited > budget:
             log.debug(
-                "%s: recall skipped for %s: its query would wait %.0f ms (budget %.0f ms)",
-                channel,
-                request.speaker.id,
+                "%s: %s skipped for %s: its query would wait %.0f ms (budget %.0f ms)",
+                request.channel,
+                what,
+                speaker,
                 waited,
                 budget,
             )
-            return []
+            return None
         try:
             async with asyncio.timeout(budget / 1000):
-                found = await memory.recall(
-                    query, scope, now=now, exclude=shown, dense_query=dense_query
-                )
+                return await search()
         except TimeoutError:
-            log.debug(
-                "%s: recall skipped for %s after %.0f ms", channel, request.speaker.id, budget
-            )
-            return []
-        return [recollection_of(r.memory, now) for r in found]
+            log.debug("%s: %s skipped for %s after %.0f ms", request.channel, what, speaker, budget)
+            return None
 
 
 def _query(request: ContextRequest) -> str:
