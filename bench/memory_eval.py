@@ -98,7 +98,7 @@ async def main() -> None:
     sections = [
         "# Memory recall (bench/memory_eval.py)\n\n"
         f"Machine: {machine()}. Run {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`. "
-        "Embeddings: all-MiniLM-L6-v2 (numpy, bundled weights); index: embedded Chroma; "
+        "Embeddings: all-MiniLM-L6-v2 (onnxruntime, bundled weights); index: embedded Chroma; "
         f"lexical: SQLite FTS5 BM25. Default weights: relevance {weights.relevance}, "
         f"recency {weights.recency}, importance {weights.importance}, dense {weights.dense}, "
         f"lexical {weights.lexical}, half-life {weights.half_life_hours:.0f} h. "

@@ -123,12 +123,12 @@ class Conversation:
         stored = await self._store.get_cast(self.channel)
         wanted = stored if stored is not None else list(self._settings.default_cast)
         self._cast = [cid for cid in wanted if self._characters.get(cid) is not None]
-        key = str(self.channel)
-        self.scene = await self._store.get_setting(key, SCENE_KEY) or ""
-        policy = await self._store.get_setting(key, POLICY_KEY)
+        settings = await self._store.get_settings(str(self.channel))
+        self.scene = settings.get(SCENE_KEY) or ""
+        policy = settings.get(POLICY_KEY)
         if policy in self._scheduler.policies:
             self.policy = policy
-        muted = await self._store.get_setting(key, MUTED_KEY) or ""
+        muted = settings.get(MUTED_KEY) or ""
         self.muted = frozenset(cid for cid in muted.split(",") if cid)
         await self.reload_turns()
 
@@ -494,10 +494,17 @@ class Conversation:
         """The context snippets for ``character``'s prompt, and the lore found by meaning."""
         request = ContextRequest(speaker=character, channel=self.channel, transcript=self.turns)
         sources = [p for p in self._providers if isinstance(p, LoreSource)]
-        found, lore_found = await asyncio.gather(
-            asyncio.gather(*(p.retrieve(request) for p in self._providers)),
-            asyncio.gather(*(s.find_lore(request) for s in sources)),
-        )
+        retrieving = [p.retrieve(request) for p in self._providers]
+        finding = [s.find_lore(request) for s in sources]
+        found: Sequence[Sequence[Snippet]]
+        lore_found: Sequence[Sequence[LoreEntry]] = ()
+        if len(retrieving) == 1 and not finding:
+            # A lone source needs no tasks to run beside others.
+            found = [await retrieving[0]]
+        else:
+            found, lore_found = await asyncio.gather(
+                asyncio.gather(*retrieving), asyncio.gather(*finding)
+            )
         snippets: list[Snippet] = [f"Scene: {self.scene}"] if self.scene else []
         for batch in found:
             snippets.extend(batch)

@@ -5,7 +5,6 @@ Everything is counted with the backend's tokenizer and kept within its budget.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from botkit.context import Recollection, Snippet
 from botkit.lore.engine import LoreSelection, select_lore
 from botkit.lore.macros import NO_USER, expand_macros, user_name
 from botkit.lore.model import LoreEntry
-from botkit.tokens import TokenCounter
+from botkit.tokens import CachedTokenCounter, TokenCounter
 from botkit.transcript import Turn
 
 __all__ = ["Prompt", "PromptBuilder", "render_character_block"]
@@ -210,10 +209,8 @@ class PromptBuilder:
         message_overhead: int = 6,
         limits: PromptLimits | None = None,
     ) -> None:
-        self._counter = counter
-        self._count = functools.lru_cache(maxsize=COUNTS_KEPT)(counter.count)
-        """Token counts of texts seen lately: the same block, turns and company lines
-        come back in every prompt of a channel."""
+        self._counter = CachedTokenCounter(counter, size=COUNTS_KEPT)
+        self._count = self._counter.count
         self._overhead = message_overhead
         self._reply_tokens = reply_tokens
         self._limits = limits or PromptLimits()

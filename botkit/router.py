@@ -217,9 +217,8 @@ class Router:
                 if worker.queue.empty():
                     self._set_idle_if_done()
                     continue
-            try:
-                event = await asyncio.wait_for(worker.queue.get(), timeout=self._idle_seconds)
-            except TimeoutError:
+            event = await self._next(worker)
+            if event is None:
                 if worker.queue.empty():
                     del self._workers[worker.channel]
                     return
@@ -232,6 +231,16 @@ class Router:
                 if isinstance(event, MessageEvent):
                     self._inflight_messages.discard(_message_key(event))
                 self._set_idle_if_done()
+
+    async def _next(self, worker: _ChannelWorker) -> Event | None:
+        """The channel's next queued event, or None once it stayed idle ``idle_seconds``."""
+        if not worker.queue.empty():
+            return worker.queue.get_nowait()
+        try:
+            async with asyncio.timeout(self._idle_seconds):
+                return await worker.queue.get()
+        except TimeoutError:
+            return None
 
     def _waiting(self, worker: _ChannelWorker) -> int:
         """Human messages waiting in ``worker``'s channel, queued or in the store."""

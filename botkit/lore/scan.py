@@ -5,11 +5,11 @@ Pure functions over immutable books; the same messages always activate the same 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from botkit.lore.keys import key_found
+from botkit.lore.keys import key_found, key_found_in_part
 from botkit.lore.model import Lorebook, LoreEntry, SelectiveLogic
 
 __all__ = ["MAX_RECURSION", "Activation", "Trigger", "entry_matches", "scan"]
@@ -38,10 +38,29 @@ class Activation:
     text: str
 
 
-def _found(entry: LoreEntry, keys: Sequence[str], text: str) -> Iterator[bool]:
-    """Whether each key appears in ``text``, searched lazily so any/all can stop early."""
-    for key in keys:
-        yield key_found(key, text, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex)
+def _is_plain(entry: LoreEntry, key: str) -> bool:
+    """Whether ``key`` is searched message by message (a plain key without a line break)."""
+    return not entry.use_regex and "\n" not in key
+
+
+class _Text:
+    """A text made of parts joined by line breaks, as a scan searches it: plain keys are
+    looked up in each part's answers (kept between scans), the others search the whole."""
+
+    def __init__(self, parts: Sequence[str]) -> None:
+        self._parts = parts
+        self._joined: str | None = None
+
+    def has(self, entry: LoreEntry, key: str) -> bool:
+        """Whether ``key`` of ``entry`` appears in the text."""
+        if _is_plain(entry, key):
+            case_sensitive = entry.case_sensitive
+            return any(key_found_in_part(key, part, case_sensitive) for part in self._parts)
+        if self._joined is None:
+            self._joined = "\n".join(self._parts)
+        return key_found(
+            key, self._joined, case_sensitive=entry.case_sensitive, use_regex=entry.use_regex
+        )
 
 
 def entry_matches(entry: LoreEntry, text: str) -> bool:
@@ -50,11 +69,16 @@ def entry_matches(entry: LoreEntry, text: str) -> bool:
     One primary key must appear; a ``selective`` entry with secondary keys also needs them
     as its ``selective_logic`` says.
     """
-    if not entry.keys or not any(_found(entry, entry.keys, text)):
+    return _matches(entry, _Text((text,)))
+
+
+def _matches(entry: LoreEntry, text: _Text) -> bool:
+    """:func:`entry_matches` on a text of parts."""
+    if not any(text.has(entry, key) for key in entry.keys):
         return False
     if not entry.selective or not entry.secondary_keys:
         return True
-    found = _found(entry, entry.secondary_keys, text)
+    found = (text.has(entry, key) for key in entry.secondary_keys)
     logic = entry.selective_logic
     if logic is SelectiveLogic.AND_ANY:
         return any(found)
@@ -85,10 +109,8 @@ def scan(
     The result is sorted by ``insertion_order`` (lower first), then by book and position.
     """
     found: dict[tuple[int, int], Activation] = {}
-    windows = [
-        "\n".join([scene, *(messages[-book.scan_depth :] if book.scan_depth else ())])
-        for book in books
-    ]
+    parts = [(scene, *(messages[-book.scan_depth :] if book.scan_depth else ())) for book in books]
+    windows = [_Text(book_parts) for book_parts in parts]
 
     def activate(b: int, i: int, entry: LoreEntry, trigger: Trigger) -> None:
         found[(b, i)] = Activation(entry, b, i, trigger, render(entry.content))
@@ -99,7 +121,7 @@ def scan(
                 continue
             if entry.constant:
                 activate(b, i, entry, Trigger.CONSTANT)
-            elif entry_matches(entry, windows[b]):
+            elif _matches(entry, windows[b]):
                 activate(b, i, entry, Trigger.KEY)
             elif entry in retrieved:
                 activate(b, i, entry, Trigger.RETRIEVED)
@@ -109,9 +131,9 @@ def scan(
         for b, book in enumerate(books):
             if not book.recursive_scanning or not lore:
                 continue
-            text = f"{windows[b]}\n{lore}"
+            text = _Text((*parts[b], lore))
             for i, entry in enumerate(book.entries):
-                if entry.enabled and (b, i) not in found and entry_matches(entry, text):
+                if entry.enabled and (b, i) not in found and _matches(entry, text):
                     activate(b, i, entry, Trigger.RECURSIVE)
         if len(found) == before:
             break

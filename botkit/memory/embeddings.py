@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from botkit.memory.minilm import MiniLMEncoder, limit_blas_threads
+from botkit.memory.minilm import MiniLMEncoder
 
 if TYPE_CHECKING:
     import httpx
@@ -123,25 +123,21 @@ class LocalEmbedder:
         )
         self._encoder = encoder
         self._loading = asyncio.Lock()
-        self._blas_limited = False
         self._queued_texts = 0
         self._seconds_per_text = 0.0
 
     async def load(self) -> MiniLMEncoder:
-        """Read the model's weights (about half a second), off the event loop.
-
-        Also keeps numpy's BLAS to one thread: the encoder's own threads use the cores.
-        """
+        """Load the model (about half a second; a few seconds more the first time, to
+        write its graph), off the event loop."""
         async with self._loading:
             if self._encoder is None:
                 loop = asyncio.get_running_loop()
                 try:
                     self._encoder = await loop.run_in_executor(self._query_thread, MiniLMEncoder)
-                except (OSError, ValueError) as error:
-                    raise EmbeddingError(f"cannot load the embedding model: {error}") from error
-            if not self._blas_limited:
-                limit_blas_threads(1)
-                self._blas_limited = True
+                except (ImportError, OSError, RuntimeError, ValueError) as error:
+                    log.debug("embedding model load failure", exc_info=True)
+                    message = " ".join(str(error).split()) or type(error).__name__
+                    raise EmbeddingError(f"cannot load the embedding model: {message}") from error
             return self._encoder
 
     async def embed(self, texts: Sequence[str]) -> Vectors:

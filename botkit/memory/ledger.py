@@ -7,6 +7,7 @@ here (keyed by row id), so a lost or rebuilt index is re-filled from these table
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -180,8 +181,15 @@ class MemoryLedger:
         """
         for turn, _, _ in turns:
             self._holdings.add_turn(turn.channel, turn.time)
-        async with self._store.write() as db:
-            await db.executemany(
+        remembered = [
+            (_witness_text(witnesses), importance, str(turn.channel), turn.seq, turn.seq)
+            for turn, witnesses, importance in turns
+        ]
+        neighbours = [(turn.seq, str(turn.channel), turn.seq) for turn, _, _ in turns]
+        marked = [(turn.seq, str(turn.channel)) for turn, _, _ in turns]
+
+        def remember(db: sqlite3.Connection) -> None:
+            db.executemany(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
                 " speaker_id, speaker_name, witnesses, text, time, importance, before_text)"
                 " SELECT seq, 'turn', channel, platform, server, speaker_id, speaker_name,"
@@ -190,21 +198,17 @@ class MemoryLedger:
                 " ON CONFLICT (turn_seq) DO UPDATE SET speaker_id = excluded.speaker_id,"
                 " speaker_name = excluded.speaker_name, text = excluded.text,"
                 " time = excluded.time, importance = excluded.importance, embedded = 0",
-                [
-                    (_witness_text(witnesses), importance, str(turn.channel), turn.seq, turn.seq)
-                    for turn, witnesses, importance in turns
-                ],
+                remembered,
             )
-            await db.executemany(
+            db.executemany(
                 "UPDATE memories SET after_text = (SELECT text FROM turns WHERE seq = ?)"
                 " WHERE id = (SELECT p.id FROM memories p WHERE p.kind = 'turn'"
                 " AND p.channel = ? AND p.turn_seq < ? ORDER BY p.turn_seq DESC LIMIT 1)",
-                [(turn.seq, str(turn.channel), turn.seq) for turn, _, _ in turns],
+                neighbours,
             )
-            await db.executemany(
-                "UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?",
-                [(turn.seq, str(turn.channel)) for turn, _, _ in turns],
-            )
+            db.executemany("UPDATE turns SET remembered = 1 WHERE seq = ? AND channel = ?", marked)
+
+        await self._store.transaction(remember)
 
     async def add_note(
         self,
@@ -226,7 +230,7 @@ class MemoryLedger:
         else:
             self._holdings.add_note(channel)
         async with self._store.write() as db:
-            async with db.execute(
+            outcome = await db.execute(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server, speaker_id,"
                 " speaker_name, witnesses, text, time, importance)"
                 " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -242,8 +246,8 @@ class MemoryLedger:
                     utc_text(time),
                     importance,
                 ),
-            ) as cursor:
-                note_id = int(cursor.lastrowid or 0)
+            )
+            note_id = int(outcome.lastrowid or 0)
             await db.executemany(
                 "INSERT OR IGNORE INTO memory_sources (memory_id, source_id, position)"
                 " SELECT ?, id, ? FROM memories WHERE id = ?",
@@ -289,11 +293,12 @@ class MemoryLedger:
 
     async def mark_embedded(self, memories: Sequence[Memory]) -> None:
         """Note that these memories' vectors are in the index (unless edited meanwhile)."""
-        async with self._store.write() as db:
-            await db.executemany(
-                "UPDATE memories SET embedded = 1 WHERE id = ? AND text = ?",
-                [(m.id, m.text) for m in memories],
+        embedded = [(m.id, m.text) for m in memories]
+        await self._store.transaction(
+            lambda db: db.executemany(
+                "UPDATE memories SET embedded = 1 WHERE id = ? AND text = ?", embedded
             )
+        )
 
     async def mark_all_unembedded(self) -> None:
         """Queue every memory for a new vector (the embedding model changed)."""
@@ -370,18 +375,18 @@ class MemoryLedger:
         index). Their delivery records stay, marked done, so a redelivery is not stored again.
         """
         async with self._store.write() as db:
-            async with db.execute(
+            outcome = await db.execute(
                 f"SELECT m.id FROM memories m JOIN turns t ON t.seq = m.turn_seq WHERE {where}",
                 parameters,
-            ) as cursor:
-                memory_ids = [int(row[0]) for row in await cursor.fetchall()]
-            async with db.execute(
+            )
+            memory_ids = [int(row[0]) for row in outcome.rows]
+            outcome = await db.execute(
                 "SELECT DISTINCT s.memory_id FROM memory_sources s"
                 " JOIN memories m ON m.id = s.source_id JOIN turns t ON t.seq = m.turn_seq"
                 f" WHERE {where}",
                 parameters,
-            ) as cursor:
-                drawn = [int(row[0]) for row in await cursor.fetchall()]
+            )
+            drawn = [int(row[0]) for row in outcome.rows]
             await db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in drawn])
             memory_ids += drawn
             await db.execute(
@@ -389,12 +394,12 @@ class MemoryLedger:
                 f" (SELECT t.seq FROM turns t WHERE {where})",
                 parameters,
             )
-            async with db.execute(
+            outcome = await db.execute(
                 f"SELECT DISTINCT t.channel FROM turns t WHERE {where}", parameters
-            ) as cursor:
-                channels = [str(row[0]) for row in await cursor.fetchall()]
-            async with db.execute(f"DELETE FROM turns AS t WHERE {where}", parameters) as cursor:
-                turns = cursor.rowcount
+            )
+            channels = [str(row[0]) for row in outcome.rows]
+            outcome = await db.execute(f"DELETE FROM turns AS t WHERE {where}", parameters)
+            turns = outcome.rowcount
             # Neighbours must not keep the forgotten words in the lexical index.
             await db.executemany(_NEIGHBOURS, [(channel,) for channel in channels])
         return turns, memory_ids
@@ -403,10 +408,10 @@ class MemoryLedger:
         """Delete the notes inside ``scope``; returns their ids."""
         where, parameters = _scope_sql(scope)
         async with self._store.write() as db:
-            async with db.execute(
+            outcome = await db.execute(
                 f"SELECT m.id FROM memories m WHERE m.kind = 'note' AND {where}", parameters
-            ) as cursor:
-                ids = [int(row[0]) for row in await cursor.fetchall()]
+            )
+            ids = [int(row[0]) for row in outcome.rows]
             await db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in ids])
         return ids
 
@@ -419,10 +424,8 @@ class MemoryLedger:
             raise ValueError("unwitness needs a character")
         where, parameters = _scope_sql(scope)
         async with self._store.write() as db:
-            async with db.execute(
-                f"SELECT m.id FROM memories m WHERE {where}", parameters
-            ) as cursor:
-                ids = [int(row[0]) for row in await cursor.fetchall()]
+            outcome = await db.execute(f"SELECT m.id FROM memories m WHERE {where}", parameters)
+            ids = [int(row[0]) for row in outcome.rows]
             await db.executemany(
                 "UPDATE memories SET witnesses = replace(witnesses, ?, ' ') WHERE id = ?",
                 [(f" {scope.character} ", i) for i in ids],

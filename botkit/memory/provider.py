@@ -53,22 +53,26 @@ class MemoryProvider:
 
     Memories of turns the prompt already shows (the channel's recent turns) are left out.
     It is also a lore source: the speaker's ``retrievable`` lore entries closest in
-    meaning to the last turns are found with the memory's embedder.
+    meaning to the newest turn are found with the memory's embedder.
     """
 
     def __init__(self, memory: MemoryService) -> None:
         self._memory = memory
 
     async def find_lore(self, request: ContextRequest) -> list[LoreEntry]:
-        """The speaker's retrievable lore entries that the last turns are about, best first.
+        """The speaker's retrievable lore entries that the newest turn is about, best first.
+
+        The newest turn is searched with the vector its recall uses (computed once for both).
 
         Like a recall, skipped for this turn when its query would hold the reply up longer
         than ``recall_budget_ms`` (at once when the query way is that busy).
         """
         speaker = request.speaker
-        if not any(e.retrievable for book in speaker.lorebooks for e in book.entries):
+        if not request.transcript or not any(
+            e.retrievable for book in speaker.lorebooks for e in book.entries
+        ):
             return []
-        query = _query(request)
+        query = _dense_query(request)
         found = await self._within_budget(
             "lore by meaning", request, query, lambda: self._memory.lore.find(speaker, query)
         )

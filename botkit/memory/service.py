@@ -48,11 +48,18 @@ and writers (replies, recalls) wait while it lasts."""
 EMBED_BATCH = 256
 """Memories embedded and written to the vector index (one Chroma call) per round."""
 RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)
-GATHER_SECONDS = 1.0
-"""How long new memories gather before the writer embeds and indexes them (unless a flush
-asks for them sooner or a full batch is waiting): one index write for many costs little
-more than for one, and a turn just said is still in its channel's prompts, where a
-recall leaves it out anyway (its words are searchable at once)."""
+QUIET_SECONDS = 2.0
+"""Once no turn was stored for this long, the writer remembers, embeds and indexes
+whatever waits, :data:`EMBED_BATCH` a round. Embedded Chroma holds Python's GIL while it
+writes (about 20 ms a write and 1 ms a vector, on two cores), freezing the event loop
+meanwhile; done while the channels are quiet, that costs no reply anything. A turn just
+said is still in its channel's prompts, where a recall leaves it out anyway."""
+BUSY_SECONDS = 5.0
+"""While turns keep coming, the writer remembers, embeds and indexes at most
+:data:`BUSY_BATCH` this often (the first such dose this long after the turns began)."""
+BUSY_BATCH = 64
+"""Turns remembered and memories embedded and indexed in one dose while turns keep
+coming (an index write that holds the event loop up for about 80 ms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +96,12 @@ class MemoryService:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
-        self._vectors_due: float | None = None
-        """The loop time after which new memories waiting for their vectors get them
-        (None: none are gathering; those waiting are a backlog, due at once)."""
+        self._last_turn_at = -QUIET_SECONDS
+        """The loop time the last turn was stored."""
+        self._busy_dose_at = 0.0
+        """While turns keep coming: the loop time the next dose of memories may be indexed."""
         self._deferred = False
-        """Memories wait for their vectors until :attr:`_vectors_due`."""
+        """Turns wait to be remembered and indexed until :meth:`_next_dose_at`."""
         self._progress = asyncio.Condition()
         self._requested = 0
         self._completed = 0
@@ -137,10 +145,14 @@ class MemoryService:
         self._wake.set()
 
     def _turn_stored(self, turn: StoredTurn) -> None:
-        """Have the writer remember the turn (and index it with those that follow within
-        :data:`GATHER_SECONDS`); start embedding a human's turn for the recall its reply
-        makes (unless its channel holds nothing to recall, or the query way is too busy)."""
+        """Have the writer remember and index the turn (in its next dose, see :meth:`_dose`);
+        start embedding a human's turn for the recall its reply makes (unless its channel
+        holds nothing to recall, or the query way is too busy)."""
         self._nudge()
+        now = asyncio.get_running_loop().time()
+        if now >= self._last_turn_at + QUIET_SECONDS:
+            self._busy_dose_at = now + BUSY_SECONDS
+        self._last_turn_at = now
         settings = self.settings
         if (
             turn.is_character
@@ -221,8 +233,8 @@ class MemoryService:
         """Wait until woken, until memories are due for their vectors, or until a
         channel's session is due to be observed."""
         delays = [self._notes.seconds_until_due() if self._notes is not None else None]
-        if self._deferred and self._vectors_due is not None:
-            delays.append(max(0.0, self._vectors_due - asyncio.get_running_loop().time()))
+        if self._deferred:
+            delays.append(max(0.0, self._next_dose_at() - asyncio.get_running_loop().time()))
         delay = min((d for d in delays if d is not None), default=None)
         if delay is None:
             await self._wake.wait()
@@ -233,13 +245,11 @@ class MemoryService:
     async def _drain(self) -> None:
         """Remember and index everything pending, a bounded batch of each per round.
 
-        A round starts embedding up to :data:`EMBED_BATCH` memories and, while the
-        embedder works, turns as many stored turns into memories (in transactions of
-        :data:`REMEMBER_BATCH`) and writes the previous round's vectors to the index; so
-        the embedder, the busiest part, never waits for the others, and turns that keep
-        arriving never hold the embedding back. The lock is free between rounds: a forget
-        waits one round at most. Fewer than a batch of new memories wait for their vectors
-        until :data:`GATHER_SECONDS` after the first of their turns, unless a flush asks.
+        A round starts embedding a dose of memories (see :meth:`_dose`) and, while the
+        embedder works, turns up to a dose of stored turns into memories (in transactions
+        of :data:`REMEMBER_BATCH`) and writes the previous round's vectors to the index;
+        so the embedder, the busiest part, never waits for the others. The lock is free
+        between rounds: a forget waits one round at most.
         """
         urgent = self._urgent.is_set()
         self._urgent.clear()
@@ -253,21 +263,14 @@ class MemoryService:
     async def _rounds(self, *, urgent: bool) -> None:
         """The rounds of :meth:`_drain` (``urgent``: a flush asked, nothing waits)."""
         while True:
+            dose = self._dose(urgent)
+            self._deferred = not dose
+            if self._deferred:
+                return
             async with self._lock:
                 unwritten = self._unwritten
-                skip = {m.id for m in unwritten[0]} if unwritten else set()
-                memories = [
-                    m
-                    for m in await self.ledger.unembedded(EMBED_BATCH + len(skip))
-                    if m.id not in skip
-                ][:EMBED_BATCH]
-                self._deferred = bool(memories) and not (
-                    urgent or self._vectors_are_due(len(memories))
-                )
-                if self._deferred:
-                    memories = []
-                elif memories:
-                    self._vectors_due = None
+                waiting = [] if unwritten is not None else await self.ledger.unembedded(dose)
+                memories = waiting[:dose]
                 embedding = (
                     asyncio.ensure_future(self._embed_backlog([_indexed_text(m) for m in memories]))
                     if memories
@@ -275,15 +278,13 @@ class MemoryService:
                 )
                 try:
                     remembered = 0
-                    while remembered < EMBED_BATCH:
-                        turns = await self.ledger.pending_turns(REMEMBER_BATCH)
+                    while remembered < dose:
+                        turns = await self.ledger.pending_turns(min(REMEMBER_BATCH, dose))
                         if not turns:
                             break
                         await self._remember(turns)
                         remembered += len(turns)
-                        if self._vectors_due is None:
-                            self._vectors_due = asyncio.get_running_loop().time() + GATHER_SECONDS
-                    await self._write_unwritten()
+                    written = await self._write_unwritten(dose)
                 except BaseException:
                     if embedding is not None:
                         embedding.cancel()
@@ -293,29 +294,44 @@ class MemoryService:
                     raise
                 if embedding is not None:
                     self._unwritten = (memories, await embedding)
-            if remembered or memories or unwritten:
+            if remembered or memories or written:
+                self._took_dose()
                 continue
             if self._notes is not None and await self._notes.take(self.ledger, self._cast_of):
                 continue
             return
 
-    def _vectors_are_due(self, waiting: int) -> bool:
-        """Whether ``waiting`` memories are to be embedded now: a full batch, a flush
-        asking, or their gathering time is over."""
-        return (
-            waiting >= EMBED_BATCH
-            or self._urgent.is_set()
-            or self._vectors_due is None
-            or asyncio.get_running_loop().time() >= self._vectors_due
-        )
+    def _dose(self, urgent: bool) -> int:
+        """How many turns this round may remember, and memories embed and index:
+        :data:`EMBED_BATCH` when a flush asks or no turn came for :data:`QUIET_SECONDS`;
+        while turns keep coming, :data:`BUSY_BATCH` once every :data:`BUSY_SECONDS`, else
+        none (the writer then waits for the next dose)."""
+        now = asyncio.get_running_loop().time()
+        if urgent or self._urgent.is_set() or now >= self._last_turn_at + QUIET_SECONDS:
+            return EMBED_BATCH
+        return BUSY_BATCH if now >= self._busy_dose_at else 0
 
-    async def _write_unwritten(self) -> None:
-        """Put the embedded, not yet indexed memories into the index and mark them so."""
-        if self._unwritten is not None:
-            memories, vectors = self._unwritten
-            await self.vectors.upsert(memories, vectors)
-            await self.ledger.mark_embedded(memories)
-            self._unwritten = None
+    def _took_dose(self) -> None:
+        """A round did some work; while turns keep coming, the next waits :data:`BUSY_SECONDS`."""
+        now = asyncio.get_running_loop().time()
+        if now < self._last_turn_at + QUIET_SECONDS:
+            self._busy_dose_at = now + BUSY_SECONDS
+
+    def _next_dose_at(self) -> float:
+        """The loop time the next dose may be taken, if no flush asks sooner."""
+        return min(self._last_turn_at + QUIET_SECONDS, self._busy_dose_at)
+
+    async def _write_unwritten(self, most: int) -> int:
+        """Put up to ``most`` of the embedded, not yet indexed memories into the index and
+        mark them so; returns how many."""
+        if self._unwritten is None or most <= 0:
+            return 0
+        memories, vectors = self._unwritten
+        taken, rest = memories[:most], memories[most:]
+        await self.vectors.upsert(taken, vectors[: len(taken)])
+        await self.ledger.mark_embedded(taken)
+        self._unwritten = (rest, vectors[len(taken) :]) if rest else None
+        return len(taken)
 
     def _drop_unwritten(self) -> None:
         """Discard vectors a forget may make stale; their memories stay queued for new ones."""

@@ -11,20 +11,22 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from botkit.chain import ChainProgress
 from botkit.events import Author, ChannelKey, MessageEvent
+from botkit.store.connection import SqliteConnection
 from botkit.store.migrations import MIGRATIONS
 from botkit.transcript import Turn
 
 __all__ = ["EventStatus", "Store", "StoreError", "StoredTurn", "utc_text"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 10_000
@@ -85,11 +87,7 @@ def _place(channel: ChannelKey) -> tuple[str, str, str]:
 
 
 def _check_openable(where: str) -> None:
-    """Create the file's folder and open the file once on a plain connection.
-
-    A failed aiosqlite connect finishes its worker thread after returning, which can outlive
-    the event loop; catching the usual failures here first keeps the error clean.
-    """
+    """Create the file's folder and open the file once on a plain connection."""
     Path(where).parent.mkdir(parents=True, exist_ok=True)
     sqlite3.connect(where).close()
 
@@ -98,15 +96,73 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-async def _one(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> Any:
+async def _one(db: SqliteConnection, sql: str, parameters: Iterable[Any] = ()) -> Any:
     """The first row of a query, or None (one trip to the connection's thread)."""
-    rows = await _all(db, sql, parameters)
+    rows = (await db.execute(sql, parameters)).rows
     return rows[0] if rows else None
 
 
-async def _all(db: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-    """Every row of a query, read in one trip to the connection's thread."""
-    return list(await db.execute_fetchall(sql, parameters))
+def _run_statement(sql: str, parameters: tuple[Any, ...], db: sqlite3.Connection) -> int:
+    """Run one statement; the rows it changed."""
+    return db.execute(sql, parameters).rowcount
+
+
+def _status_of(db: sqlite3.Connection, event: MessageEvent) -> EventStatus | None:
+    """How far an earlier delivery of ``event`` got (by event id, else as the same message
+    of the channel), or None if it is new."""
+    event_status, message_status = db.execute(
+        "SELECT (SELECT status FROM events WHERE event_id = ?),"
+        # A stored message whose event id was pruned was handled long ago.
+        " (SELECT coalesce(e.status, ?) FROM turns t LEFT JOIN events e"
+        " ON e.turn_seq = t.seq WHERE t.channel = ? AND t.message_id = ? LIMIT 1)",
+        (event.event_id, EventStatus.DONE.value, str(event.channel), event.message_id),
+    ).fetchone()
+    known = event_status if event_status is not None else message_status
+    return None if known is None else EventStatus(known)
+
+
+def _insert_event(
+    db: sqlite3.Connection,
+    event_id: str,
+    channel: ChannelKey,
+    status: EventStatus,
+    *,
+    of_turn_just_inserted: bool,
+) -> int:
+    """Record a delivery, of the turn this connection inserted last or of none; returns 1,
+    or 0 when the event id is known already."""
+    return db.execute(
+        "INSERT INTO events (event_id, channel, platform, server, turn_seq, status, received)"
+        " VALUES (?, ?, ?, ?, CASE WHEN ? THEN last_insert_rowid() END, ?, ?)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        (
+            event_id,
+            *_place(channel),
+            of_turn_just_inserted,
+            status.value,
+            utc_text(datetime.now(UTC)),
+        ),
+    ).rowcount
+
+
+def _save_progress(db: sqlite3.Connection, progress: ChainProgress) -> None:
+    db.execute(
+        "UPDATE events SET progress = ? WHERE event_id = ? AND status = ?",
+        (progress.encode(), progress.event_id, EventStatus.PENDING.value),
+    )
+
+
+def _insert_reply(
+    db: sqlite3.Connection,
+    channel: ChannelKey,
+    message_id: str | None,
+    reply_to: str | None,
+    values: tuple[str, str, str, str],
+) -> None:
+    db.execute(
+        f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)",
+        (*_place(channel), message_id, reply_to, *values),
+    )
 
 
 class Store:
@@ -116,14 +172,14 @@ class Store:
     write is committed before its method returns, so a crash loses nothing already stored.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, db: SqliteConnection, path: str) -> None:
         """Wrap an open connection; use :meth:`open`, which also prepares and migrates it."""
         self._db = db
         self._path = path
         self._lock = asyncio.Lock()
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: SqliteConnection | None = None
         """A second connection for reads, so they never wait for a write (files only)."""
-        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpointer: SqliteConnection | None = None
         self._checkpointing: asyncio.Task[None] | None = None
         self._commits = 0
         self._turn_listeners: list[Callable[[StoredTurn], None]] = []
@@ -155,7 +211,7 @@ class Store:
         try:
             if where != MEMORY:
                 await asyncio.to_thread(_check_openable, where)
-            db = await aiosqlite.connect(where, isolation_level=None)
+            db = await SqliteConnection.connect(where)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"cannot open database {where}: {_one_line(error)}") from error
         store = cls(db, where)
@@ -168,9 +224,9 @@ class Store:
             raise
         return store
 
-    async def _connect(self, *, query_only: bool) -> aiosqlite.Connection:
+    async def _connect(self, *, query_only: bool) -> SqliteConnection:
         """Another connection to the database file, beside the one that writes."""
-        db = await aiosqlite.connect(self._path, isolation_level=None)
+        db = await SqliteConnection.connect(self._path)
         try:
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA wal_autocheckpoint = 0")
@@ -224,7 +280,7 @@ class Store:
         return True
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def write(self) -> AsyncIterator[SqliteConnection]:
         """One write transaction, taking SQLite's write lock at once; committed on success.
 
         For botkit's own modules that keep tables in this database (memory).
@@ -241,10 +297,24 @@ class Store:
 
     async def _write_one(self, sql: str, parameters: Iterable[Any] = ()) -> int:
         """Run one write statement as a transaction of its own; returns the rows changed."""
-        async with self._lock:
-            cursor = await self._db.execute(sql, parameters)
+        return await self.transaction(partial(_run_statement, sql, tuple(parameters)))
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` as one write transaction, handed to the database's thread
+        whole: committed when it returns (perhaps together with other transactions waiting
+        then), rolled back alone when it raises. ``work`` runs on that thread and must not
+        begin, commit or roll back itself. For botkit's own modules that keep tables in
+        this database (memory), like :meth:`write`, but one trip instead of one a statement."""
+        if self._lock.locked():
+            # After the :meth:`write` transaction open or waiting.
+            async with self._lock:
+                result = await self._db.transaction(work)
+        else:
+            # Handed over whole, it needs no lock: the connection's thread runs work in
+            # order, and commits transactions waiting together at once.
+            result = await self._db.transaction(work)
         self._committed()
-        return cursor.rowcount
+        return result
 
     def _committed(self) -> None:
         """Count a commit; start a checkpoint in the background every :data:`CHECKPOINT_EVERY`."""
@@ -271,9 +341,9 @@ class Store:
     async def fetch(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
         """The rows of a query, as committed (never part of another task's transaction)."""
         if self._reader is not None:
-            return await _all(self._reader, sql, parameters)
+            return (await self._reader.execute(sql, parameters)).rows
         async with self._lock:
-            return await _all(self._db, sql, parameters)
+            return (await self._db.execute(sql, parameters)).rows
 
     async def fetch_one(self, sql: str, parameters: Iterable[Any] = ()) -> Any:
         """The first row of a query, or None."""
@@ -312,70 +382,38 @@ class Store:
         far its handling got.
         """
         channel = event.channel
-        async with self.write() as db:
-            known = await self._status_of(db, event)
+        turn = (
+            *_place(channel),
+            event.message_id,
+            event.reply_to,
+            event.author.id,
+            event.author.name,
+            int(event.author.is_bot),
+            json.dumps(list(event.mentions)),
+            event.text,
+            utc_text(event.time),
+        )
+
+        def record(db: sqlite3.Connection) -> EventStatus:
+            known = _status_of(db, event)
             if known is not None:
                 return known
-            await db.execute(
+            db.execute(
                 f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                (
-                    *_place(channel),
-                    event.message_id,
-                    event.reply_to,
-                    event.author.id,
-                    event.author.name,
-                    int(event.author.is_bot),
-                    json.dumps(list(event.mentions)),
-                    event.text,
-                    utc_text(event.time),
-                ),
+                turn,
             )
-            await self._insert_event(
+            _insert_event(
                 db, event.event_id, channel, EventStatus.PENDING, of_turn_just_inserted=True
             )
+            return EventStatus.NEW
+
+        status = await self.transaction(record)
+        if status is EventStatus.NEW:
             self._unbegun.add(event.event_id)
-        self._turn_stored(StoredTurn(channel, event.author.name, event.text, is_character=False))
-        return EventStatus.NEW
-
-    @staticmethod
-    async def _status_of(db: aiosqlite.Connection, event: MessageEvent) -> EventStatus | None:
-        """How far an earlier delivery of ``event`` got (by event id, else as the same
-        message of the channel), or None if it is new; one read."""
-        event_status, message_status = await _one(
-            db,
-            "SELECT (SELECT status FROM events WHERE event_id = ?),"
-            # A stored message whose event id was pruned was handled long ago.
-            " (SELECT coalesce(e.status, ?) FROM turns t LEFT JOIN events e"
-            " ON e.turn_seq = t.seq WHERE t.channel = ? AND t.message_id = ? LIMIT 1)",
-            (event.event_id, EventStatus.DONE.value, str(event.channel), event.message_id),
-        )
-        known = event_status if event_status is not None else message_status
-        return None if known is None else EventStatus(known)
-
-    @staticmethod
-    async def _insert_event(
-        db: aiosqlite.Connection,
-        event_id: str,
-        channel: ChannelKey,
-        status: EventStatus,
-        *,
-        of_turn_just_inserted: bool,
-    ) -> int:
-        """Record a delivery, of the turn this connection inserted last or of none; returns
-        1, or 0 when the event id is known already."""
-        cursor = await db.execute(
-            "INSERT INTO events (event_id, channel, platform, server, turn_seq, status, received)"
-            " VALUES (?, ?, ?, ?, CASE WHEN ? THEN last_insert_rowid() END, ?, ?)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            (
-                event_id,
-                *_place(channel),
-                of_turn_just_inserted,
-                status.value,
-                utc_text(datetime.now(UTC)),
-            ),
-        )
-        return cursor.rowcount
+            self._turn_stored(
+                StoredTurn(channel, event.author.name, event.text, is_character=False)
+            )
+        return status
 
     async def finish_event(self, event_id: str) -> None:
         """Mark a delivered event fully handled, so that a redelivery is ignored."""
@@ -387,16 +425,9 @@ class Store:
 
     async def save_progress(self, progress: ChainProgress) -> None:
         """Keep how far the answers to a message got (for a turn that recorded no reply)."""
-        async with self.write() as db:
-            await self._save_progress(db, progress)
-
-    async def _save_progress(self, db: aiosqlite.Connection, progress: ChainProgress) -> None:
         if progress.event_id is not None:
             self._unbegun.discard(progress.event_id)
-        await db.execute(
-            "UPDATE events SET progress = ? WHERE event_id = ? AND status = ?",
-            (progress.encode(), progress.event_id, EventStatus.PENDING.value),
-        )
+        await self.transaction(partial(_save_progress, progress=progress))
 
     async def progress_of(self, event_id: str) -> ChainProgress | None:
         """How far the answers to a message still being handled got, if any were begun.
@@ -416,11 +447,15 @@ class Store:
 
     async def claim_event(self, event_id: str, channel: ChannelKey) -> bool:
         """Take on an event that is not a message (a command): True only the first time."""
-        async with self._lock:
-            inserted = await self._insert_event(
-                self._db, event_id, channel, EventStatus.DONE, of_turn_just_inserted=False
+        inserted = await self.transaction(
+            partial(
+                _insert_event,
+                event_id=event_id,
+                channel=channel,
+                status=EventStatus.DONE,
+                of_turn_just_inserted=False,
             )
-        self._committed()
+        )
         return inserted == 1
 
     async def unfinished_messages(
@@ -460,14 +495,12 @@ class Store:
 
         Messages stay in the transcript, and a later redelivery of one is still known as done.
         """
-        async with (
-            self.write() as db,
-            db.execute(
+        async with self.write() as db:
+            outcome = await db.execute(
                 "DELETE FROM events WHERE status = ? AND received < ?",
                 (EventStatus.DONE.value, utc_text(older_than)),
-            ) as cursor,
-        ):
-            return cursor.rowcount
+            )
+        return outcome.rowcount
 
     async def record_reply(
         self,
@@ -489,21 +522,21 @@ class Store:
         warning). ``progress``, the chain's progress after this reply, is saved with it.
         """
         values = (character_id, name, text, utc_text(time))
-        async with self.write() as db:
+
+        def record(db: sqlite3.Connection) -> None:
             known = (
                 None
                 if message_id is None
-                else await _one(
-                    db,
+                else db.execute(
                     "SELECT seq, is_character, speaker_id, text FROM turns"
                     " WHERE channel = ? AND message_id = ?",
                     (str(channel), message_id),
-                )
+                ).fetchone()
             )
             if known is None:
-                await self._insert_reply(db, channel, message_id, reply_to, values)
+                _insert_reply(db, channel, message_id, reply_to, values)
             elif not known[1]:
-                await db.execute(
+                db.execute(
                     "UPDATE turns SET reply_to = ?, speaker_id = ?, speaker_name = ?,"
                     " is_character = 1, is_bot = 1, mentions = '[]', text = ?, time = ?,"
                     " remembered = 0 WHERE seq = ?",
@@ -517,23 +550,14 @@ class Store:
                     message_id,
                     name,
                 )
-                await self._insert_reply(db, channel, None, reply_to, values)
+                _insert_reply(db, channel, None, reply_to, values)
             if progress is not None:
-                await self._save_progress(db, progress)
-        self._turn_stored(StoredTurn(channel, name, text, is_character=True))
+                _save_progress(db, progress)
 
-    @staticmethod
-    async def _insert_reply(
-        db: aiosqlite.Connection,
-        channel: ChannelKey,
-        message_id: str | None,
-        reply_to: str | None,
-        values: tuple[str, str, str, str],
-    ) -> None:
-        await db.execute(
-            f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, '[]', ?, ?)",
-            (*_place(channel), message_id, reply_to, *values),
-        )
+        if progress is not None and progress.event_id is not None:
+            self._unbegun.discard(progress.event_id)
+        await self.transaction(record)
+        self._turn_stored(StoredTurn(channel, name, text, is_character=True))
 
     async def recent_turns(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """The channel's last ``limit`` turns, humans' and characters', oldest first."""
@@ -589,12 +613,11 @@ class Store:
     async def set_cast(self, channel: ChannelKey, character_ids: Sequence[str]) -> None:
         """Replace the channel's cast (the order is kept)."""
         encoded = json.dumps(list(character_ids))
-        async with self.write() as db:
-            await db.execute(
-                "INSERT INTO casts (channel, platform, server, character_ids) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (channel) DO UPDATE SET character_ids = excluded.character_ids",
-                (*_place(channel), encoded),
-            )
+        await self._write_one(
+            "INSERT INTO casts (channel, platform, server, character_ids) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (channel) DO UPDATE SET character_ids = excluded.character_ids",
+            (*_place(channel), encoded),
+        )
 
     async def get_setting(self, scope: str, key: str) -> Any | None:
         """A stored setting's value, or None if it is not set."""
@@ -603,17 +626,20 @@ class Store:
         )
         return None if row is None else json.loads(row[0])
 
+    async def get_settings(self, scope: str) -> dict[str, Any]:
+        """Every setting stored for ``scope``, by key."""
+        rows = await self.fetch("SELECT key, value FROM settings WHERE scope = ?", (scope,))
+        return {str(key): json.loads(value) for key, value in rows}
+
     async def set_setting(self, scope: str, key: str, value: Any) -> None:
         """Store a setting; ``value`` must be JSON-serialisable."""
         encoded = json.dumps(value)
-        async with self.write() as db:
-            await db.execute(
-                "INSERT INTO settings (scope, key, value) VALUES (?, ?, ?)"
-                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                (scope, key, encoded),
-            )
+        await self._write_one(
+            "INSERT INTO settings (scope, key, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+            (scope, key, encoded),
+        )
 
     async def delete_setting(self, scope: str, key: str) -> None:
         """Remove a setting; removing one that is not set is harmless."""
-        async with self.write() as db:
-            await db.execute("DELETE FROM settings WHERE scope = ? AND key = ?", (scope, key))
+        await self._write_one("DELETE FROM settings WHERE scope = ? AND key = ?", (scope, key))

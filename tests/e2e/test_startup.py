@@ -12,7 +12,6 @@ import pytest
 from botkit import cli
 
 HEAVY = (
-    "aiosqlite",
     "asyncio",
     "chromadb",
     "discord",

@@ -142,30 +142,63 @@ async def test_another_channels_memories_are_recalled_with_a_vector_computed_onc
     assert embedder.backlog["Mira: Aye."] == 1
 
 
-async def test_turns_said_close_together_are_indexed_in_one_write(
-    memory_app: MemoryApp, monkeypatch: pytest.MonkeyPatch
+async def wait_for(condition: Any, seconds: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (failing after ``seconds``)."""
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def count_index_writes(memory: MemoryService) -> list[int]:
+    """Once everything so far is indexed: the sizes of the index writes from then on."""
+    await memory.flush()
+    writes: list[int] = []
+    upsert = memory.vectors.upsert
+
+    async def counted(memories: Sequence[Any], vectors: Vectors) -> None:
+        writes.append(len(memories))
+        await upsert(memories, vectors)
+
+    memory.vectors.upsert = counted  # type: ignore[method-assign]
+    return writes
+
+
+@pytest.mark.parametrize(
+    ("quiet", "busy"), [(0.3, GATE_SECONDS), (GATE_SECONDS, 1.5)], ids=["quiet", "busy"]
+)
+async def test_new_turns_are_indexed_once_the_channels_go_quiet_or_in_doses_meanwhile(
+    memory_app: MemoryApp, monkeypatch: pytest.MonkeyPatch, quiet: float, busy: float
 ) -> None:
-    monkeypatch.setattr(memory_service, "GATHER_SECONDS", GATE_SECONDS)
+    monkeypatch.setattr(memory_service, "QUIET_SECONDS", quiet)
+    monkeypatch.setattr(memory_service, "BUSY_SECONDS", busy)
     async with memory_app(embedder=CountingEmbedder()) as (app, adapter):
         memory = app.memory
         assert memory is not None
-        await memory.flush()
-        writes: list[int] = []
-        upsert = memory.vectors.upsert
+        writes = await count_index_writes(memory)
+        for text in ("The tide is low.", "Gulls on the pier."):
+            await adapter.push(said(text, ROOM, ANN))
+        await app.wait_idle()
+        assert writes == []
+        await wait_for(lambda: sum(writes) == 2)
 
-        async def counted(memories: Sequence[Any], vectors: Vectors) -> None:
-            writes.append(len(memories))
-            await upsert(memories, vectors)
 
-        memory.vectors.upsert = counted  # type: ignore[method-assign]
+async def test_turns_said_close_together_are_remembered_and_indexed_in_one_write(
+    memory_app: MemoryApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory_service, "QUIET_SECONDS", GATE_SECONDS)
+    monkeypatch.setattr(memory_service, "BUSY_SECONDS", GATE_SECONDS)
+    async with memory_app(embedder=CountingEmbedder()) as (app, adapter):
+        memory = app.memory
+        assert memory is not None
+        writes = await count_index_writes(memory)
         for text in ("The tide is low.", "Gulls on the pier.", "Fog by dusk."):
             await adapter.push(said(text, ROOM, ANN))
         await app.wait_idle()
-        found = await memory.ledger.search_text(
-            "gulls pier", Scope.of(ROOM, character="mira", whole_server=False), 5
-        )
+        scope = Scope.of(ROOM, character="mira", whole_server=False)
+        assert await memory.ledger.search_text("gulls pier", scope, 5) == []
         assert writes == []
         await memory.flush()
+        found = await memory.ledger.search_text("gulls pier", scope, 5)
     assert len(found) == 1
     assert writes == [3]
 

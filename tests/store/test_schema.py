@@ -46,8 +46,7 @@ async def test_an_empty_database_is_migrated_to_the_latest_schema(db_path: Path)
 
 async def test_the_connection_is_configured_for_safe_concurrent_use(store: Store) -> None:
     async def pragma(name: str) -> object:
-        async with store._db.execute(f"PRAGMA {name}") as cursor:
-            row = await cursor.fetchone()
+        row = (await store._db.execute(f"PRAGMA {name}")).rows[0]
         assert row is not None
         return row[0]
 
