@@ -265,11 +265,7 @@ class LlamaCppBackend:
         await self.load()
         if not request.continuations:
             return ()
-        self._asking += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._asking -= 1
+        await self._take_model()
         stop = threading.Event()
         worker = asyncio.ensure_future(asyncio.to_thread(self._score, request, stop))
         # The lock is held until the worker ends, even when the caller stops waiting.
@@ -290,14 +286,19 @@ class LlamaCppBackend:
         finally:
             stop.set()
 
-    @contextlib.asynccontextmanager
-    async def _asking_for_model(self) -> AsyncIterator[None]:
-        """Holds the model for a reply; reading ahead stops for it at its next step."""
+    async def _take_model(self) -> None:
+        """Wait for the model's lock and take it, for a reply or a score; reading ahead
+        stops for it at its next step."""
         self._asking += 1
         try:
             await self._lock.acquire()
         finally:
             self._asking -= 1
+
+    @contextlib.asynccontextmanager
+    async def _asking_for_model(self) -> AsyncIterator[None]:
+        """Holds the model for a reply (see :meth:`_take_model`)."""
+        await self._take_model()
         try:
             yield
         finally:
