@@ -38,7 +38,7 @@ from overhead import machine
 
 from botkit.app import App
 from botkit.backends.base import ChatRequest
-from botkit.backends.llamacpp import LlamaCppBackend, default_threads
+from botkit.backends.llamacpp import LlamaCppBackend, available_cores, default_threads
 from botkit.config import parse_config
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.testing import RecordingAdapter
@@ -94,7 +94,7 @@ class Reply:
 class TimedLlama(LlamaCppBackend):
     """The embedded backend, recording when each reply started, began and ended."""
 
-    def __init__(self, threads: int, seed: int) -> None:
+    def __init__(self, threads: int | None, seed: int) -> None:
         super().__init__(threads=threads, seed=seed)
         self.calls: list[Call] = []
 
@@ -125,7 +125,9 @@ def loads() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def chat(threads: int, seed: int, pause: float) -> tuple[list[Reply], float, str, str, int]:
+async def chat(
+    threads: int | None, seed: int, pause: float
+) -> tuple[list[Reply], float, str, str, int]:
     """The scripted chat with ``threads``, the person pausing ``pause`` seconds before each
     message after the first; its replies, model load time, load averages and the prompt
     tokens read ahead."""
@@ -328,8 +330,8 @@ async def main() -> None:
     runs: list[tuple[str, float, list[Reply], float, str, str, int]] = []
     settings = args.threads.split(",")
     for setting, pause in [*((s, args.pause) for s in settings), (settings[0], 0.0)]:
-        threads = default_threads() if setting == "auto" else int(setting)
-        label = f"auto ({threads})" if setting == "auto" else str(threads)
+        threads = None if setting == "auto" else int(setting)
+        label = f"auto ({default_threads()}–{available_cores()})" if threads is None else setting
         print(f"chat with threads {label}, pause {pause:g} s", file=sys.stderr)
         replies, loaded, before, after, read_ahead = await chat(threads, args.seed, pause)
         runs.append((label, pause, replies, loaded, before, after, read_ahead))

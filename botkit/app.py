@@ -31,6 +31,7 @@ from botkit.config import Config
 from botkit.context import KnowledgeProvider
 from botkit.conversation import Conversation, ConversationSettings
 from botkit.events import ChannelKey, Event, MessageEvent
+from botkit.heap import settle_heap
 from botkit.memory.embeddings import Embedder, EmbeddingError
 from botkit.memory.factory import open_memory
 from botkit.memory.provider import MemoryProvider
@@ -179,6 +180,7 @@ class App:
                 raise ConfigurationError(
                     f"adapters.{name} could not start: {type(error).__name__}: {error}"
                 ) from error
+        settle_heap()
         await self._router.recover()
 
     def _load_characters(self) -> None:

@@ -27,6 +27,7 @@ from botkit.backends.base import (
     Sampling,
 )
 from botkit.backends.choices import choice_grammar
+from botkit.backends.core_share import CoreShare
 from botkit.backends.llama_prefixes import FRESH_TOKENS, PromptMemory, ReuseStats, rewind
 from botkit.backends.model_convert import ModelConversionError, converted_model
 from botkit.backends.model_files import MODEL_ENV, locate_model
@@ -85,9 +86,12 @@ class LlamaCppBackend:
     :meth:`score_continuations` reads likelihoods straight from the logits on the same
     worker, lock and prompt memory as generation.
 
-    ``threads`` defaults to :func:`default_threads`. ``convert`` names a weight format the
-    model is converted to before loading (see :mod:`botkit.backends.model_convert`); by
-    default the packaged model is converted to Q8_0, a configured one is loaded as it is.
+    ``threads`` fixes llama.cpp's thread count; by default it follows what else runs on
+    the machine (see :mod:`botkit.backends.core_share`): every core the process may use
+    while the others are idle, :func:`default_threads` at least. ``convert`` names a weight
+    format the model is converted to before loading (see
+    :mod:`botkit.backends.model_convert`); by default the packaged model is converted to
+    Q8_0, a configured one is loaded as it is.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class LlamaCppBackend:
         self._convert = convert
         self._context_window = context_window
         self._threads = threads or default_threads()
+        self._share = None if threads else CoreShare(available_cores(), self._threads)
         self._default = default_sampling or Sampling(temperature=0.8, top_p=0.9, max_tokens=96)
         self._timeout = timeout
         self._cache_bytes = cache_bytes
@@ -142,8 +147,27 @@ class LlamaCppBackend:
 
     @property
     def threads(self) -> int:
-        """CPU threads llama.cpp evaluates and generates with."""
+        """CPU threads llama.cpp evaluated or generated with last."""
         return self._threads
+
+    @property
+    def adapts_threads(self) -> bool:
+        """Whether the thread count follows what else runs (no ``threads`` configured)."""
+        return self._share is not None
+
+    def _share_cores(self, llama: Any, *, starting: bool) -> None:
+        """Sets the threads for the next step from what else runs (on the worker thread).
+
+        ``starting``: before a prompt, when only the asking thread of the model runs.
+        """
+        if self._share is None:
+            return
+        threads = self._share.threads(self._threads, starting=starting)
+        if threads != self._threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(llama.ctx, threads, threads)
+            self._threads = threads
 
     @property
     def reuse(self) -> ReuseStats:
@@ -342,6 +366,7 @@ class LlamaCppBackend:
         opening: list[int] = llama.tokenize(text.prompt.encode("utf-8"), add_bos=True, special=True)
         if len(opening) >= self._context_window:
             return 0
+        self._share_cores(llama, starting=True)
         try:
             return memory.extend(opening, lambda: stop.is_set() or self._asking > 0, PREPARE_CHUNK)
         except BaseException:
@@ -370,6 +395,7 @@ class LlamaCppBackend:
                 f"more than the context window of {self._context_window}"
             )
         try:
+            self._share_cores(llama, starting=True)
             memory.evaluate(prompt)
             scores = _score_endings(llama, prompt, endings, stop)
         except BaseException:
@@ -397,6 +423,7 @@ class LlamaCppBackend:
                 f"more than the context window of {self._context_window} leaves"
             )
         try:
+            self._share_cores(llama, starting=True)
             reused = memory.evaluate(prompt)
             log.debug("prompt of %d tokens, %d reused", len(prompt), reused)
             yield from self._sample(llama, prompt, request, sampling, stops)
@@ -431,6 +458,7 @@ class LlamaCppBackend:
         )
         first = True
         for chunk in chunks:
+            self._share_cores(llama, starting=False)
             text = chunk["choices"][0]["text"]
             if first and text:
                 text = text.lstrip()
@@ -531,11 +559,8 @@ def available_cores() -> int:
 
 
 def default_threads() -> int:
-    """llama.cpp's threads when none are configured: every available core but one, which
-    is left to the event loop, the store and memory work (at least one thread).
-
-    llama.cpp's threads wait for each other at every step, so one that has to share its
-    core makes them all wait: on a busy 2-core machine two threads were several times
-    slower than one.
+    """The fewest threads llama.cpp uses when none are configured (and all it uses where
+    the system does not say what else runs): every available core but one, which is left
+    to the event loop, the store and memory work (at least one thread).
     """
     return max(1, available_cores() - 1)

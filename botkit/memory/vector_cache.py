@@ -68,13 +68,18 @@ class VectorCache:
         return self._inner.query_delay(0 if text in self._pending else 1)
 
     def prefetch(self, text: str) -> None:
-        """Start embedding ``text`` on the query way now, unless it is kept or on its way."""
-        if self.holds(text):
+        """Start embedding ``text`` on the query way now, unless it is kept or on its way,
+        or the query way has work queued: a vector computed ahead of need must not hold
+        up one needed now (the writer computes the rest when it indexes)."""
+        if self.holds(text) or self._query_way_busy():
             return
         job = self._start([text], owned=True)
         assert job.task is not None
         self._prefetching.add(job.task)
         job.task.add_done_callback(self._prefetched)
+
+    def _query_way_busy(self) -> bool:
+        return isinstance(self._inner, LocalEmbedder) and self._inner.query_delay(0) > 0
 
     def _prefetched(self, task: asyncio.Task[Vectors]) -> None:
         self._prefetching.discard(task)

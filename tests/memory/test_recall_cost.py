@@ -259,6 +259,27 @@ async def test_a_query_nobody_waits_for_any_more_is_never_computed() -> None:
     assert encoder.encoded == ["hold the line"]
 
 
+async def test_nothing_is_computed_ahead_while_a_needed_vector_waits() -> None:
+    """A prefetch would queue in front of the next recall's query: it is left to indexing."""
+    encoder = GatedEncoder()
+    cache = VectorCache(LocalEmbedder(encoder=encoder, threads=1))
+    try:
+        await cache.embed(["timed once"])
+        holding = asyncio.create_task(cache.embed(["hold the line"]))
+        assert await asyncio.to_thread(encoder.held.wait, GATE_SECONDS)
+        cache.prefetch("Ann: ahead")
+        assert not cache.holds("Ann: ahead")
+        encoder.gate.set()
+        await holding
+        cache.prefetch("Ann: ahead")
+        assert cache.holds("Ann: ahead")
+        await cache.embed(["Ann: ahead"])
+    finally:
+        encoder.gate.set()
+        await cache.aclose()
+    assert encoder.encoded.count("Ann: ahead") == 1
+
+
 async def test_a_prefetched_vector_outlives_its_recall_and_serves_the_index() -> None:
     embedder = CountingEmbedder()
     cache = VectorCache(embedder)
