@@ -222,6 +222,8 @@ class App:
             log.warning("%s", problem)
         self.characters = registry
         self._conversations.clear()
+        if self.memory is not None:
+            self.memory.prepare_lore(registry.all())
         return skipped
 
     def _settings(self, settings: ConversationSettings) -> ConversationSettings:
@@ -254,6 +256,7 @@ class App:
         except (EmbeddingError, VectorIndexError) as error:
             raise ConfigurationError(f"memory: {error}") from error
         waiting = await self.memory.start()
+        self.memory.prepare_lore(self.characters.all())
         if waiting:
             self._progress(f"Indexing {waiting} stored turn(s) into memory in the background.")
 

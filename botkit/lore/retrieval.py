@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
 from botkit.characters.model import Character
 from botkit.lore.macros import expand_macros
 from botkit.lore.model import LoreEntry
-from botkit.memory.embeddings import Embedder, EmbeddingError, Vectors
+from botkit.memory.embeddings import BacklogEmbedder, Embedder, EmbeddingError, Vectors
 
 __all__ = ["DEFAULT_THRESHOLD", "LoreRetriever"]
 
@@ -47,17 +48,42 @@ class LoreRetriever:
         self._max_cached = max_cached
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
 
+    async def prepare(self, characters: Iterable[Character]) -> int:
+        """Embed the retrievable entries of ``characters`` ahead of their first search, on
+        the embedder's background way where it has one; returns how many were embedded.
+
+        A failing embedder is logged at debug level: the first search embeds them then.
+        """
+        texts = [
+            text
+            for character in characters
+            for _, text in _retrievable(character)
+            if text not in self._vectors
+        ]
+        missing = list(dict.fromkeys(texts))[: self._max_cached]
+        if not missing:
+            return 0
+        embedder = self._embedder
+        try:
+            if isinstance(embedder, BacklogEmbedder):
+                vectors = await embedder.embed_backlog(missing)
+            else:
+                vectors = await embedder.embed(missing)
+        except EmbeddingError as error:
+            log.debug("lore: entries not embedded ahead: %s", error)
+            return 0
+        for text, vector in zip(missing, vectors, strict=True):
+            self._vectors[text] = vector
+        self._trim()
+        return len(missing)
+
     async def find(self, character: Character, query: str) -> list[LoreEntry]:
         """``character``'s retrievable entries that bear on ``query``, best first."""
-        candidates = [
-            entry
-            for book in character.lorebooks
-            for entry in book.entries
-            if entry.retrievable and entry.enabled and entry.content.strip()
-        ]
-        if not candidates or not query.strip():
+        found = _retrievable(character)
+        if not found or not query.strip():
             return []
-        texts = [expand_macros(entry.content, char=character.name) for entry in candidates]
+        candidates = [entry for entry, _ in found]
+        texts = [text for _, text in found]
         missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
         try:
             vectors = await self._embedder.embed([query, *missing])
@@ -68,9 +94,23 @@ class LoreRetriever:
             self._vectors[text] = vector
         for text in texts:
             self._vectors.move_to_end(text)
-        while len(self._vectors) > self._max_cached:
-            self._vectors.popitem(last=False)
+        self._trim()
         matrix = np.stack([self._vectors[text] for text in texts])
         scores = matrix @ vectors[0]
         best = sorted(range(len(candidates)), key=lambda i: (-float(scores[i]), i))
         return [candidates[i] for i in best if scores[i] >= self._threshold][: self._limit]
+
+    def _trim(self) -> None:
+        """Drop the least recently used vectors beyond ``max_cached``."""
+        while len(self._vectors) > self._max_cached:
+            self._vectors.popitem(last=False)
+
+
+def _retrievable(character: Character) -> list[tuple[LoreEntry, str]]:
+    """``character``'s entries that may be found by meaning, each with the text searched."""
+    return [
+        (entry, expand_macros(entry.content, char=character.name))
+        for book in character.lorebooks
+        for entry in book.entries
+        if entry.retrievable and entry.enabled and entry.content.strip()
+    ]

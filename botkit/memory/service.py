@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from botkit.characters.model import Character
 from botkit.events import ChannelKey
 from botkit.lore.retrieval import LoreRetriever
 from botkit.memory.embeddings import Embedder, EmbeddingError, Vectors
@@ -91,6 +92,7 @@ class MemoryService:
         self.vectors = vectors
         self._embedder = VectorCache(embedder)
         self.lore = LoreRetriever(self._embedder)
+        self._lore_ahead: asyncio.Task[int] | None = None
         self._cast_of = cast_of
         self._notes = notes
         self._lock = asyncio.Lock()
@@ -185,8 +187,23 @@ class MemoryService:
         async with self._progress:
             await self._progress.wait_for(lambda: self._completed >= target)
 
+    def prepare_lore(self, characters: Iterable[Character]) -> None:
+        """Embed the retrievable lore of ``characters`` in the background, so that no
+        reply waits for it (replacing a preparation still running)."""
+        if self._lore_ahead is not None:
+            self._lore_ahead.cancel()
+        self._lore_ahead = asyncio.create_task(
+            self.lore.prepare(list(characters)), name="botkit-lore-ahead"
+        )
+        self._lore_ahead.add_done_callback(_report_lore_ahead)
+
     async def aclose(self) -> None:
         """Flush pending writes (for at most ``flush_seconds``), then stop."""
+        if self._lore_ahead is not None:
+            self._lore_ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lore_ahead
+            self._lore_ahead = None
         if self._task is not None:
             try:
                 await asyncio.wait_for(self.flush(), self.settings.flush_seconds)
@@ -487,3 +504,14 @@ def turn_text(speaker_name: str, text: str) -> str:
 def _indexed_text(memory: Memory) -> str:
     """What a memory's vector is made from (a note's is its text)."""
     return memory.text if memory.kind == "note" else turn_text(memory.speaker_name, memory.text)
+
+
+def _report_lore_ahead(task: asyncio.Task[int]) -> None:
+    """Log how embedding lore ahead ended (it never stops anything else)."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.warning("memory: lore not embedded ahead: %s", error)
+    elif task.result():
+        log.debug("memory: embedded %d lore entries ahead", task.result())

@@ -3,10 +3,13 @@ prompts of a running App (by key without memory, by meaning with it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from botkit.app import App
@@ -15,7 +18,7 @@ from botkit.config import parse_config
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.lore import Lorebook, LoreEntry, Position
 from botkit.lore.retrieval import LoreRetriever
-from botkit.memory.embeddings import LocalEmbedder
+from botkit.memory.embeddings import EmbeddingError, LocalEmbedder, Vectors
 from botkit.testing import InstantBackend, RecordingAdapter
 
 SOUP = LoreEntry(
@@ -74,6 +77,53 @@ async def test_nothing_is_found_for_unrelated_talk_or_entries_not_retrievable(
         lorebook=Lorebook(entries=(LoreEntry(content=SOUP.content, retrievable=False),)),
     )
     assert await retriever.find(disabled, "What's good to eat tonight?") == []
+
+
+class CountingEmbedder:
+    """Embeds at once (each text its own direction) and counts texts by the way they came."""
+
+    name = "counting"
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self.queries: Counter[str] = Counter()
+        self.backlog: Counter[str] = Counter()
+        self.failing = failing
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        self.queries.update(texts)
+        return self._vectors(texts)
+
+    async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
+        if self.failing:
+            raise EmbeddingError("the model is gone")
+        self.backlog.update(texts)
+        return self._vectors(texts)
+
+    def _vectors(self, texts: Sequence[str]) -> Vectors:
+        return np.eye(len(texts), 8, dtype=np.float32)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_entries_embedded_ahead_leave_a_search_only_its_query_to_embed() -> None:
+    embedder = CountingEmbedder()
+    retriever = LoreRetriever(embedder)
+    assert await retriever.prepare([MIRA, MIRA]) == 2
+    assert embedder.backlog == Counter({SOUP.content: 1, CAVES.content: 1})
+    assert await retriever.prepare([MIRA]) == 0
+    await retriever.find(MIRA, "What's good to eat?")
+    assert embedder.queries == Counter({"What's good to eat?": 1})
+
+
+async def test_entries_not_embedded_ahead_are_embedded_by_the_first_search() -> None:
+    embedder = CountingEmbedder(failing=True)
+    retriever = LoreRetriever(embedder)
+    assert await retriever.prepare([MIRA]) == 0
+    await retriever.find(MIRA, "What's good to eat?")
+    assert embedder.queries == Counter(
+        {"What's good to eat?": 1, SOUP.content: 1, CAVES.content: 1}
+    )
 
 
 PACK = {
@@ -141,3 +191,29 @@ async def test_with_memory_on_retrievable_lore_reaches_the_prompt_by_meaning(
     system = await reply_prompt(tmp_path, "Mira, I'm starving. What's good to eat?", memory=True)
     assert "SOUP-LORE Mira's fish soup hides a spoon of honey, Ann." in system
     assert "WORLD-LORE" not in system
+
+
+async def test_a_running_app_embeds_retrievable_lore_before_anyone_speaks(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    for name, body in PACK.items():
+        (folder / name).write_text(body)
+    config = parse_config({"data_dir": str(tmp_path / "data"), "packs": [str(folder)]})
+    embedder = CountingEmbedder()
+    backend = InstantBackend("Aye.")
+    async with App(
+        config,
+        backends={backend.name: backend},
+        adapters={"test": RecordingAdapter("test")},
+        embedder=embedder,
+    ) as app:
+        assert app.memory is not None
+        for _ in range(100):
+            if embedder.backlog:
+                break
+            await asyncio.sleep(0.01)
+    assert embedder.backlog == Counter(
+        {"SOUP-LORE Mira's fish soup hides a spoon of honey, you.": 1}
+    )
