@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from botkit.app import App
@@ -18,8 +17,9 @@ from botkit.config import parse_config
 from botkit.events import Author, ChannelKey, MessageEvent
 from botkit.lore import Lorebook, LoreEntry, Position
 from botkit.lore.retrieval import LoreRetriever
-from botkit.memory.embeddings import EmbeddingError, LocalEmbedder, Vectors
+from botkit.memory.embeddings import LocalEmbedder
 from botkit.testing import InstantBackend, RecordingAdapter
+from tests.support.embedders import CountingEmbedder
 
 SOUP = LoreEntry(
     content="Mira's fish soup is cod, leeks and cider, with a hidden spoon of honey.",
@@ -79,33 +79,6 @@ async def test_nothing_is_found_for_unrelated_talk_or_entries_not_retrievable(
     assert await retriever.find(disabled, "What's good to eat tonight?") == []
 
 
-class CountingEmbedder:
-    """Embeds at once (each text its own direction) and counts texts by the way they came."""
-
-    name = "counting"
-
-    def __init__(self, *, failing: bool = False) -> None:
-        self.queries: Counter[str] = Counter()
-        self.backlog: Counter[str] = Counter()
-        self.failing = failing
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        self.queries.update(texts)
-        return self._vectors(texts)
-
-    async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
-        if self.failing:
-            raise EmbeddingError("the model is gone")
-        self.backlog.update(texts)
-        return self._vectors(texts)
-
-    def _vectors(self, texts: Sequence[str]) -> Vectors:
-        return np.eye(len(texts), 8, dtype=np.float32)
-
-    async def aclose(self) -> None:
-        pass
-
-
 async def test_entries_embedded_ahead_leave_a_search_only_its_query_to_embed() -> None:
     embedder = CountingEmbedder()
     retriever = LoreRetriever(embedder)
@@ -117,7 +90,7 @@ async def test_entries_embedded_ahead_leave_a_search_only_its_query_to_embed() -
 
 
 async def test_entries_not_embedded_ahead_are_embedded_by_the_first_search() -> None:
-    embedder = CountingEmbedder(failing=True)
+    embedder = CountingEmbedder(failing_backlog=True)
     retriever = LoreRetriever(embedder)
     assert await retriever.prepare([MIRA]) == 0
     await retriever.find(MIRA, "What's good to eat?")

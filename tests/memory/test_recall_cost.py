@@ -8,7 +8,6 @@ assertion is about which work was done, never about how long it took.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from botkit.memory.minilm import MiniLMEncoder
 from botkit.memory.records import Scope
 from botkit.memory.service import MemoryService
 from botkit.memory.vector_cache import VectorCache
+from tests.support.embedders import CountingEmbedder, unit_vectors
 
 from .conftest import MemoryApp, said
 
@@ -36,37 +36,6 @@ ANN = Author("u-ann", "Ann")
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 GATE_SECONDS = 60
 """How long a held call waits for the gate before giving up (only if the test fails)."""
-
-
-def unit_vectors(texts: Sequence[str]) -> Vectors:
-    """A fixed pseudo-random unit vector per text."""
-    rows = []
-    for text in texts:
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        row = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
-        rows.append(row / np.linalg.norm(row))
-    return np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
-
-
-class CountingEmbedder:
-    """Embeds instantly and counts each text embedded, by the way it came in."""
-
-    name = "counting"
-
-    def __init__(self) -> None:
-        self.queries: Counter[str] = Counter()
-        self.backlog: Counter[str] = Counter()
-
-    async def embed(self, texts: Sequence[str]) -> Vectors:
-        self.queries.update(texts)
-        return unit_vectors(texts)
-
-    async def embed_backlog(self, texts: Sequence[str]) -> Vectors:
-        self.backlog.update(texts)
-        return unit_vectors(texts)
-
-    async def aclose(self) -> None:
-        pass
 
 
 def count_recalls(memory: MemoryService) -> list[str]:
