@@ -286,8 +286,7 @@ class MemoryService:
                 return
             async with self._lock:
                 unwritten = self._unwritten
-                waiting = [] if unwritten is not None else await self.ledger.unembedded(dose)
-                memories = waiting[:dose]
+                memories = [] if unwritten is not None else await self.ledger.unembedded(dose)
                 embedding = (
                     asyncio.ensure_future(self._embed_backlog([_indexed_text(m) for m in memories]))
                     if memories
