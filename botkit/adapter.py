@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from botkit.events import ChannelKey, CommandEvent, Event, Identity
+from botkit.plugin import Command
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -46,8 +47,11 @@ class Adapter(Protocol):
     name: str
     capabilities: Capabilities
 
-    async def start(self, sink: EventSink) -> None:
-        """Connect and begin handing events to ``sink``; returns once receiving."""
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Connect and begin handing events to ``sink``; returns once receiving.
+
+        ``commands`` are the commands to offer in the platform's menu, if it has one.
+        """
         ...
 
     async def wait_closed(self) -> None:

@@ -7,8 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -20,16 +19,13 @@ from botkit.backends.factory import build_backends
 from botkit.backends.fallback import FallbackBackend
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.registry import BackendSet
-from botkit.characters import (
-    CharacterRegistry,
-    CharacterValidationError,
-    default_pack_path,
-    load_pack,
-)
-from botkit.commands import CommandError, CommandService, PackControl
+from botkit.characters import CharacterRegistry, CharacterValidationError
+from botkit.characters.library import CharacterLibrary
+from botkit.command_registry import CommandRegistry
 from botkit.config import Config
-from botkit.context import KnowledgeProvider
+from botkit.context import ContextProvider, KnowledgeProvider
 from botkit.conversation import Conversation, ConversationSettings
+from botkit.conversation_cache import ConversationCache
 from botkit.events import ChannelKey, Event, MessageEvent
 from botkit.heap import settle_heap
 from botkit.memory.embeddings import Embedder, EmbeddingError
@@ -38,18 +34,14 @@ from botkit.memory.provider import MemoryProvider
 from botkit.memory.service import MemoryService
 from botkit.memory.settings import MemorySettings
 from botkit.memory.vectors import VectorIndexError
-from botkit.pack_install import PackError, PackInstaller, installed_pack_folders
+from botkit.one_line import one_line
+from botkit.pack_install import PackInstaller
+from botkit.plugin import Command, CommandError
+from botkit.plugin_hooks import PluginHooks
+from botkit.plugin_loader import LoadedPlugin, PluginError, load_plugins
 from botkit.router import Router
-from botkit.scheduler import (
-    ComposedScheduler,
-    LikelihoodPolicy,
-    ManualPolicy,
-    ModelPolicy,
-    RoundRobinPolicy,
-    Scheduler,
-    ScoringPolicy,
-    WhenGate,
-)
+from botkit.scheduler import ComposedScheduler, ManualPolicy
+from botkit.scheduler.factory import build_scheduler
 from botkit.store import Store
 from botkit.tokens import default_token_counter
 
@@ -75,10 +67,10 @@ class ConfigurationError(Exception):
 class App:
     """A running botkit: ``async with App(config) as app: await app.run()``.
 
-    ``backends`` and ``adapters`` replace the ones the config describes (tests and
-    embedding programs pass their own), as ``embedder`` replaces memory's embedding
-    model; ``progress`` receives one-line status updates
-    during long start-up steps.
+    ``backends``, ``adapters`` and ``plugins`` replace the ones the config describes
+    (tests and embedding programs pass their own), as ``embedder`` replaces memory's
+    embedding model; ``progress`` receives one-line status updates during long start-up
+    steps. The App is the host its plugins see (:class:`botkit.plugin.PluginHost`).
     """
 
     def __init__(
@@ -90,6 +82,7 @@ class App:
         embedder: Embedder | None = None,
         progress: Progress | None = None,
         max_conversations: int = 10_000,
+        plugins: Sequence[LoadedPlugin] | None = None,
     ) -> None:
         self.config = config
         self._given_backends = backends
@@ -97,26 +90,55 @@ class App:
         self._given_embedder = embedder
         self.memory: MemoryService | None = None
         self._progress = progress or (lambda message: log.info("%s", message))
-        self._max_conversations = max_conversations
-        self._conversations: OrderedDict[ChannelKey, Conversation] = OrderedDict()
+        self._conversations = ConversationCache(max_conversations)
         self.adapters: dict[str, Adapter] = {}
         self._store: Store | None = None
         self._router: Router | None = None
         self._backends: BackendSet | None = None
+        self._library = CharacterLibrary(config.packs, config.data_dir)
         self.characters = CharacterRegistry()
         self.scheduler = ComposedScheduler(policies={"manual": ManualPolicy()}, default="manual")
         self.packs = PackInstaller(config.data_dir, progress=self._progress)
-        self.commands = CommandService(
-            characters=lambda: self.characters,
-            status=self._status,
-            memory=lambda: self.memory,
-            forgotten=self._forgotten,
-            packs=PackControl(
-                self.packs, config.pack_installers, self.reload_characters, config.owners
-            ),
-        )
-        self._knowledge = KnowledgeProvider()
+        self.plugins = list(plugins) if plugins is not None else self._load_plugins()
+        try:
+            self.commands = CommandRegistry(
+                command for loaded in self.plugins for command in loaded.plugin.commands
+            )
+        except ValueError as error:
+            raise ConfigurationError(f"plugins: {error}") from error
+        self._hooks = PluginHooks([loaded.plugin for loaded in self.plugins], self)
+        self._providers: tuple[ContextProvider, ...] = ()
         self._settings_in_use = config.conversation
+
+    def _load_plugins(self) -> list[LoadedPlugin]:
+        try:
+            return load_plugins(self.config.plugin_folders, self.config.disabled_plugins)
+        except PluginError as error:
+            raise ConfigurationError(str(error)) from error
+
+    def character_names(self) -> list[str]:
+        """The names of every character that can join (for autocompletion)."""
+        return [c.name for c in self.characters.all()]
+
+    @property
+    def pack_installers(self) -> frozenset[str]:
+        """Who besides the owners may change packs through chat commands."""
+        return self.config.pack_installers
+
+    @property
+    def owners(self) -> frozenset[str]:
+        """The configured owners (``platform:user-id``)."""
+        return self.config.owners
+
+    @property
+    def command_list(self) -> tuple[Command, ...]:
+        """Every command, with its choices read as of now."""
+        return self.commands.menu(self)
+
+    @property
+    def policy_names(self) -> tuple[str, ...]:
+        """The turn-taking policies a channel may choose."""
+        return tuple(self.scheduler.policies)
 
     @property
     def store(self) -> Store:
@@ -157,24 +179,27 @@ class App:
         await self.packs.sweep()
         await self._store.prune_events(datetime.now(UTC) - EVENT_MEMORY)
         if self._given_backends is None:
-            backends: Mapping[str, ChatBackend] = build_backends(config.backends)
+            types = {k: f for p in self.plugins for k, f in p.plugin.backends.items()}
+            backends: Mapping[str, ChatBackend] = build_backends(config.backends, types)
             default = config.default_backend
         else:
             backends, default = self._given_backends, next(iter(self._given_backends))
         self._backends = BackendSet(backends, default=default, reply_tokens=config.reply_tokens)
         await self._load_models()
         await self._open_memory()
+        self._providers = self._context_providers()
         self.scheduler = self._scheduler()
         self._router = Router(
             store=self._store,
             handler=self._handle,
             max_queued=self._settings_in_use.max_queued,
             on_flood=self._flooded,
+            admit=self._hooks.message,
         )
         self.adapters = dict(self._given_adapters or self._build_adapters())
         for name, adapter in self.adapters.items():
             try:
-                await adapter.start(self._router.ingest)
+                await adapter.start(self._router.ingest, self.command_list)
             except Exception as error:
                 log.debug("adapter start failure", exc_info=True)
                 raise ConfigurationError(
@@ -184,40 +209,19 @@ class App:
         await self._router.recover()
 
     def _load_characters(self) -> None:
-        self.characters, skipped = self._registry()
+        self.characters, skipped = self._library.load()
         for problem in skipped:
             log.warning("%s", problem)
-
-    def _registry(self) -> tuple[CharacterRegistry, list[str]]:
-        """The configured packs (or the default one), then the installed ones.
-
-        A configured pack that does not load stops the start; an installed one is skipped,
-        with one line saying why among the problems returned.
-        """
-        registry = CharacterRegistry()
-        for path in self.config.packs or (default_pack_path(),):
-            registry.add_pack(load_pack(path))
-        skipped: list[str] = []
-        try:
-            installed = installed_pack_folders(self.config.data_dir)
-        except PackError as error:
-            return registry, [f"installed packs not loaded: {error}"]
-        for entry, folder in installed:
-            try:
-                registry.add_pack(load_pack(folder))
-            except (CharacterValidationError, ValueError, OSError) as error:
-                skipped.append(f"installed pack {entry.name} skipped: {_one_line(error)}")
-        return registry, skipped
 
     async def reload_characters(self) -> list[str]:
         """Load every pack again and switch to the result (after packs were installed or
         removed); returns what went wrong, one line each. Open conversations are dropped
         from the cache, so each channel picks the new characters up at its next event."""
         try:
-            registry, skipped = await asyncio.to_thread(self._registry)
+            registry, skipped = await asyncio.to_thread(self._library.load)
         except (CharacterValidationError, ValueError, OSError) as error:
-            log.warning("characters not reloaded: %s", _one_line(error))
-            return [f"characters not reloaded: {_one_line(error)}"]
+            log.warning("characters not reloaded: %s", one_line(error))
+            return [f"characters not reloaded: {one_line(error)}"]
         for problem in skipped:
             log.warning("%s", problem)
         self.characters = registry
@@ -268,18 +272,17 @@ class App:
         return backend if settings.observes(embedded=isinstance(first, LlamaCppBackend)) else None
 
     async def _cast_of(self, channel: ChannelKey) -> list[str]:
-        conversation = self._conversations.get(channel)
+        conversation = self._conversations.peek(channel)
         if conversation is not None:
             return [c.id for c in conversation.cast]
         stored = await self.store.get_cast(channel)
         return list(stored if stored is not None else self._settings_in_use.default_cast)
 
-    async def _forgotten(self, conversation: Conversation) -> None:
+    async def forgotten(self, conversation: Conversation) -> None:
         """Reload every open conversation of the server after a forget."""
         channel = conversation.channel
-        for key, open_conversation in list(self._conversations.items()):
-            if (key.platform, key.server) == (channel.platform, channel.server):
-                await open_conversation.reload_turns()
+        for open_conversation in self._conversations.on_server(channel.platform, channel.server):
+            await open_conversation.reload_turns()
 
     async def _load_models(self) -> None:
         """Load embedded models and the offline token encoding before serving, off the loop."""
@@ -297,37 +300,30 @@ class App:
         """Every policy a channel may choose, with the configured one as the default."""
         assert self._backends is not None
         options = self.config.scheduler
-        scoring = ScoringPolicy(gate=WhenGate(max_group_speakers=options.max_group_speakers))
         try:
             backend = (
                 self._backends.named(options.backend) if options.backend else self._backends.default
             )
         except KeyError as error:
             raise ConfigurationError(f"scheduler.backend: {error.args[0]}") from None
-        policies: dict[str, Scheduler] = {
-            "scoring": scoring,
-            "likelihood": LikelihoodPolicy(
-                backend=backend,
-                structure=scoring,
-                gate=scoring.gate,
-                weight=(
-                    scoring.ranker.likelihood_weight
-                    if options.likelihood_weight is None
-                    else options.likelihood_weight
-                ),
-                timeout=options.model_timeout,
-            ),
-            "model": ModelPolicy(backend=backend, fallback=scoring, timeout=options.model_timeout),
-            "round-robin": RoundRobinPolicy(),
-            "manual": ManualPolicy(),
-        }
-        return ComposedScheduler(policies=policies, default=options.policy)
+        try:
+            return build_scheduler(options, backend, [p.plugin for p in self.plugins])
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
+
+    def _context_providers(self) -> tuple[ContextProvider, ...]:
+        """Knowledge, memory when it is on, and the providers plugins add."""
+        found: list[ContextProvider] = [KnowledgeProvider()]
+        if self.memory is not None:
+            found.append(MemoryProvider(self.memory))
+        found += [factory(self) for p in self.plugins for factory in p.plugin.providers]
+        return tuple(found)
 
     def _build_adapters(self) -> dict[str, Adapter]:
         context = AdapterContext(
             data_dir=self.config.data_dir,
             wait_idle=self.wait_idle,
-            character_names=lambda: [c.name for c in self.characters.all()],
+            character_names=self.character_names,
         )
         adapters: dict[str, Adapter] = {}
         for name, options in self.config.adapters.items():
@@ -394,9 +390,8 @@ class App:
 
     async def conversation(self, channel: ChannelKey) -> Conversation:
         """The conversation of ``channel``, loaded from the store on first use."""
-        conversation = self._conversations.get(channel)
+        conversation = self._conversations.use(channel)
         if conversation is not None:
-            self._conversations.move_to_end(channel)
             return conversation
         assert self._backends is not None
         adapter = self.adapters.get(channel.platform)
@@ -409,17 +404,12 @@ class App:
             scheduler=self.scheduler,
             backends=self._backends,
             adapter=adapter,
-            context_providers=(
-                (self._knowledge,)
-                if self.memory is None
-                else (self._knowledge, MemoryProvider(self.memory))
-            ),
+            context_providers=self._providers,
             settings=self._settings_in_use,
+            hooks=self._hooks,
         )
         await conversation.load()
-        self._conversations[channel] = conversation
-        if len(self._conversations) > self._max_conversations:
-            self._conversations.popitem(last=False)
+        self._conversations.add(conversation)
         return conversation
 
     async def _flooded(self, channel: ChannelKey) -> None:
@@ -430,7 +420,7 @@ class App:
         try:
             await adapter.send_notice(channel=channel, text=FLOOD_NOTICE)
         except Exception as error:
-            log.warning("%s: the flood notice could not be posted: %s", channel, _one_line(error))
+            log.warning("%s: the flood notice could not be posted: %s", channel, one_line(error))
             log.debug("details", exc_info=True)
 
     async def _handle(self, event: Event, waiting: Callable[[], int]) -> None:
@@ -439,30 +429,25 @@ class App:
             await conversation.on_message(event, waiting=waiting)
             return
         try:
-            answer = await self.commands.handle(event, conversation, lambda: waiting() > 0)
+            answer = await self.commands.run(event, conversation, self, lambda: waiting() > 0)
         except CommandError as error:
             answer = f"Cannot do that: {error}"
         await self.adapters[event.channel.platform].send_notice(
             channel=event.channel, text=answer, command=event
         )
 
-    async def _status(self, conversation: Conversation) -> list[str]:
+    @property
+    def backends(self) -> tuple[ChatBackend, ...]:
+        """Every backend in use."""
         assert self._backends is not None
-        settings = self._settings_in_use
-        backends = ", ".join(
-            f"{b.name} ({type(b).__name__}, {b.context_window} tokens)"
-            for b in self._backends.all()
-        )
-        return [
-            f"Backends: {backends}",
-            f"Turn-taking: {conversation.policy} (of {', '.join(self.scheduler.policies)}); "
-            f"at most {settings.max_hops} character follow-ups and {settings.turn_budget} "
-            "character turns per message"
-            + (f"; muted: {', '.join(sorted(conversation.muted))}" if conversation.muted else ""),
-            f"Active channels: {self.router.active_channels}",
-        ]
+        return tuple(self._backends.all())
 
+    @property
+    def conversation_settings(self) -> ConversationSettings:
+        """The conversation settings in use (the default cast resolved)."""
+        return self._settings_in_use
 
-def _one_line(error: Exception) -> str:
-    """An error whose message may run over several lines, as one line."""
-    return "; ".join(str(error).splitlines())
+    @property
+    def active_channels(self) -> int:
+        """How many channels have work queued or in hand."""
+        return self.router.active_channels

@@ -39,6 +39,7 @@ _OPERATOR_ERRORS = (
     ("botkit.memory.embeddings", "EmbeddingError"),
     ("botkit.memory.vectors", "VectorIndexError"),
     ("botkit.pack_install.errors", "PackError"),
+    ("botkit.plugin_loader", "PluginError"),
     ("botkit.store.sqlite", "StoreError"),
 )
 """The errors shown to the operator as one ``botkit: error:`` line each, by module and name.
@@ -139,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
     card_out.set_defaults(func=_export_card)
 
     _pack_parser(commands.add_parser("pack", help="install character packs from git or folders"))
+    plugins = commands.add_parser("plugins", help="the plugins botkit loads")
+    plugin_actions = plugins.add_subparsers(required=True, metavar="ACTION")
+    plugin_list = plugin_actions.add_parser(
+        "list", help="each plugin, where it comes from and what it registers"
+    )
+    plugin_list.add_argument("--config", type=Path, help="config file (plugins.folders)")
+    plugin_list.set_defaults(func=_list_plugins)
 
     evaluate = commands.add_parser("eval", help="measure botkit's parts on a dataset")
     evaluations = evaluate.add_subparsers(required=True, metavar="PART")
@@ -281,6 +289,27 @@ async def _serve(config: Config) -> int:
     install_redaction(secrets_in(config))
     async with App(config, progress=_progress) as app:
         await app.run()
+    return 0
+
+
+def _list_plugins(args: argparse.Namespace) -> int:
+    from botkit.command_registry import CommandRegistry
+    from botkit.config import Config, default_data_dir, load_config
+    from botkit.plugin_loader import PluginError, load_plugins
+
+    config = load_config(args.config) if args.config else Config(data_dir=default_data_dir())
+    loaded = load_plugins(config.plugin_folders, config.disabled_plugins)
+    for entry in loaded:
+        plugin = entry.plugin
+        print(f"{plugin.name} ({entry.source})" + (f": {plugin.summary}" if plugin.summary else ""))
+        for registered in plugin.registrations():
+            print(f"  {registered}")
+    if config.disabled_plugins:
+        print("disabled: " + ", ".join(sorted(config.disabled_plugins)))
+    try:
+        CommandRegistry(command for entry in loaded for command in entry.plugin.commands)
+    except ValueError as error:
+        raise PluginError(f"plugins: {error}") from error
     return 0
 
 

@@ -102,6 +102,10 @@ class Config:
     adapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reply_tokens: int = 96
     memory: MemorySettings = field(default_factory=MemorySettings)
+    plugin_folders: tuple[Path, ...] = ()
+    """Folders whose modules (``name.py`` or ``name/__init__.py``) each define a plugin."""
+    disabled_plugins: frozenset[str] = frozenset()
+    """Plugins not to load, by name (built-in ones included)."""
 
 
 def default_data_dir() -> Path:
@@ -225,6 +229,7 @@ class _Checker:
                 "adapters",
                 "reply_tokens",
                 "memory",
+                "plugins",
             },
             "",
         )
@@ -237,6 +242,7 @@ class _Checker:
         scheduler = self.scheduler(self.section(data, "scheduler", "scheduler"))
         if scheduler.backend is not None and scheduler.backend not in backends:
             self.problems.append(f"scheduler.backend: {scheduler.backend!r} is not in backends")
+        plugin_folders, disabled = self.plugins(self.section(data, "plugins", "plugins"))
         adapters = self.section(data, "adapters", "adapters")
         for name, options in adapters.items():
             if options is not None and not isinstance(options, dict):
@@ -255,6 +261,8 @@ class _Checker:
             adapters={name: options or {} for name, options in adapters.items()},
             reply_tokens=self.number(data, "reply_tokens", "", 96, 8, 4096),
             memory=self.memory(self.section(data, "memory", "memory")),
+            plugin_folders=tuple((base / p).expanduser() for p in plugin_folders),
+            disabled_plugins=frozenset(disabled),
         )
 
     def adapter(self, name: str, options: Mapping[str, Any]) -> None:
@@ -288,6 +296,18 @@ class _Checker:
             installers = []
         return folders, frozenset(installers)
 
+    def plugins(self, data: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """``plugins``: folders to load plugins from, and plugins not to load."""
+        self.unknown(data, {"folders", "disabled"}, "plugins")
+        found = []
+        for key in ("folders", "disabled"):
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                self.problems.append(f"plugins.{key}: expected a list of names")
+                value = []
+            found.append(value)
+        return found[0], found[1]
+
     def url(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
         """An optional http(s) URL setting."""
         value = data.get(key)
@@ -319,13 +339,17 @@ class _Checker:
                 continue
             options = dict(options)
             kind = options.pop("type", None)
-            if kind not in BACKEND_TYPES:
-                self.problems.append(f"{path}.type: expected one of {', '.join(BACKEND_TYPES)}")
+            if not isinstance(kind, str) or not kind:
+                self.problems.append(
+                    f"{path}.type: expected one of {', '.join(BACKEND_TYPES)}, or a type a"
+                    " plugin adds"
+                )
                 continue
             fallback = options.pop("fallback", None)
-            self.problems += check_options(
-                options, BACKEND_OPTIONS[kind], path, what=f"an {kind} backend"
-            )
+            if kind in BACKEND_OPTIONS:
+                self.problems += check_options(
+                    options, BACKEND_OPTIONS[kind], path, what=f"an {kind} backend"
+                )
             found[name] = BackendConfig(name, kind, options, fallback)
         for backend in found.values():
             if backend.fallback is not None and backend.fallback not in found:

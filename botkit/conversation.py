@@ -18,8 +18,9 @@ from botkit.chain import ChainProgress
 from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
 from botkit.context import ContextProvider, ContextRequest, LoreSource, Snippet
-from botkit.events import ChannelKey, Identity, MessageEvent
+from botkit.events import Author, ChannelKey, Identity, MessageEvent
 from botkit.lore.model import LoreEntry
+from botkit.plugin_hooks import PluginHooks
 from botkit.reply_filter import ReplyFilter
 from botkit.scheduler.address import addressed
 from botkit.scheduler.base import Decision, TurnContext
@@ -97,6 +98,7 @@ class Conversation:
         adapter: Adapter,
         context_providers: Sequence[ContextProvider] = (),
         settings: ConversationSettings,
+        hooks: PluginHooks | None = None,
     ) -> None:
         self.channel = channel
         self._store = store
@@ -106,6 +108,7 @@ class Conversation:
         self._adapter = adapter
         self._providers = tuple(context_providers)
         self._settings = settings
+        self._hooks = hooks
         self._turns: deque[Turn] = deque(maxlen=settings.history_turns)
         self._position = 0
         """How many of the channel's turns came before the oldest in ``_turns``."""
@@ -406,11 +409,12 @@ class Conversation:
             lore=lore,
             position=self._position,
         )
+        messages = prompt.messages
+        if self._hooks is not None:
+            messages = tuple(await self._hooks.prompt(self.channel, character, messages))
         participants = self._participants()
         stops = tuple(f"\n{name}:" for name in participants if name != character.name)
-        request = ChatRequest(
-            prompt.messages, replace(sampling, stop=stops), prefix=f"{character.name}:"
-        )
+        request = ChatRequest(messages, replace(sampling, stop=stops), prefix=f"{character.name}:")
         reply = ReplyFilter(
             speaker=character.name,
             others=participants,
@@ -424,7 +428,7 @@ class Conversation:
         try:
             said = await self._deliver(
                 character,
-                reply.filter(backend.stream(request)),
+                await self._hooked(character, reply.filter(backend.stream(request))),
                 reply_to=state.reply_to,
                 progress=None if state.event_id is None else lambda: after(True),
             )
@@ -441,6 +445,26 @@ class Conversation:
         if not said and done.event_id is not None:
             await self._store.save_progress(done)
         return done
+
+    async def _hooked(
+        self, character: Character, fragments: AsyncIterator[str]
+    ) -> AsyncIterator[str]:
+        """The reply as the plugins' reply hooks leave it: streamed as written where no
+        hook has work in this channel, else whole once they had their say."""
+        if self._hooks is None:
+            return fragments
+        hooks = await self._hooks.reply_hooks(self.channel)
+        if not hooks:
+            return fragments
+        text = "".join([fragment async for fragment in fragments])
+        return _single(await self._hooks.reply(self.channel, character, text, hooks))
+
+    async def record_note(self, author: Author, text: str) -> None:
+        """Add a line a command wrote on ``author``'s behalf (a dice roll) to the
+        transcript, so the characters see it in their next prompts; nobody answers it."""
+        now = datetime.now(UTC)
+        await self._store.record_note(channel=self.channel, author=author, text=text, time=now)
+        self._add_turn(Turn(author.id, author.name, text, False, now, None))
 
     async def _deliver(
         self,

@@ -24,6 +24,8 @@ ChannelHandler = Callable[[Event, Callable[[], int]], Awaitable[None]]
 (in the queue, or in the store while the channel is flooded)."""
 FloodHandler = Callable[[ChannelKey], Coroutine[Any, Any, None]]
 """Told when a channel's queue first fills up, e.g. to post a notice there."""
+Admission = Callable[[MessageEvent], Awaitable[bool]]
+"""Whether a message received may enter the conversation (the plugins' message hooks)."""
 
 
 class _ChannelWorker:
@@ -82,8 +84,10 @@ class Router:
         idle_seconds: float = 300.0,
         max_queued: int = 100,
         on_flood: FloodHandler | None = None,
+        admit: Admission | None = None,
     ) -> None:
         self._store = store
+        self._admit = admit
         self._handler = handler
         self._idle_seconds = idle_seconds
         self._max_queued = max_queued
@@ -107,13 +111,18 @@ class Router:
         return sum(worker.queue.qsize() for worker in self._workers.values())
 
     async def ingest(self, event: Event) -> None:
-        """Accept an event from an adapter: store, de-duplicate, and queue it."""
+        """Accept an event from an adapter: admit, store, de-duplicate, and queue it.
+
+        A message ``admit`` turns away is neither stored nor answered.
+        """
         if self._closed:
             raise RuntimeError("the router is closed")
         if event.event_id in self._inflight:
             log.debug("dropping redelivered event %s", event.event_id)
             return
         if isinstance(event, MessageEvent):
+            if self._admit is not None and not await self._admit(event):
+                return
             status = await self._store.record_incoming(event)
             if (
                 status is EventStatus.DONE

@@ -7,12 +7,13 @@ the core posts and lets a test push events in as a platform would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from botkit.adapter import Capabilities, EventSink
 from botkit.backends.base import ChatRequest
 from botkit.events import ChannelKey, CommandEvent, Event, Identity
+from botkit.plugin import Command
 from botkit.tokens import TokenCounter, default_token_counter
 
 __all__ = ["InstantBackend", "RecordingAdapter", "SentReply"]
@@ -88,8 +89,8 @@ class RecordingAdapter:
         self._closed = asyncio.Event()
         self._ids = 0
 
-    async def start(self, sink: EventSink) -> None:
-        """Remember where to push events."""
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Remember where to push events (a test adapter has no command menu)."""
         self._sink = sink
 
     async def push(self, event: Event) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 
 from botkit.app import App
 from botkit.config import parse_config
+from botkit.plugin_loader import LoadedPlugin
 from botkit.testing import InstantBackend, RecordingAdapter
 
 PACK = {
@@ -73,7 +74,10 @@ AppFactory = Callable[..., Any]
 def make_app(tmp_path: Path, pack_dir: Path) -> AppFactory:
     @asynccontextmanager
     async def factory(
-        backend: InstantBackend, **conversation: Any
+        backend: InstantBackend,
+        *,
+        plugins: Sequence[LoadedPlugin] | None = None,
+        **conversation: Any,
     ) -> AsyncIterator[tuple[App, RecordingAdapter]]:
         settings = {"cast": ["mira", "bram"], **conversation}
         config = parse_config(
@@ -85,7 +89,9 @@ def make_app(tmp_path: Path, pack_dir: Path) -> AppFactory:
             }
         )
         adapter = RecordingAdapter("test")
-        async with App(config, backends={backend.name: backend}, adapters={"test": adapter}) as app:
+        async with App(
+            config, backends={backend.name: backend}, adapters={"test": adapter}, plugins=plugins
+        ) as app:
             yield app, adapter
 
     return factory

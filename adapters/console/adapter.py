@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TextIO
 
 from botkit.adapters.console.colors import DIM, RESET, ansi_color
@@ -20,6 +20,7 @@ from botkit.adapters.console.colors import DIM, RESET, ansi_color
 from botkit.adapter import MAX_MESSAGE_CHARS, AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, MessageEvent, Permission
 from botkit.options import Option
+from botkit.plugin import Command
 
 __all__ = ["ConsoleAdapter"]
 
@@ -93,8 +94,9 @@ class ConsoleAdapter:
             color=options.get("color"),
         )
 
-    async def start(self, sink: EventSink) -> None:
-        """Begin reading lines and handing them to ``sink``."""
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Begin reading lines and handing them to ``sink``; ``/name args`` lines are
+        commands (the terminal has no menu: ``/help`` lists ``commands``)."""
         self._reader = asyncio.create_task(self._read(sink), name="botkit: console input")
 
     async def wait_closed(self) -> None:

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import discord
-from botkit.adapters.discord.commands import build_command_tree
+from botkit.adapters.discord.menu import build_command_tree
 from botkit.adapters.discord.translate import channel_key, message_event, webhook_name
+from discord import app_commands
 
 from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
 from botkit.options import Option
+from botkit.plugin import Command
 
 __all__ = ["DiscordAdapter"]
 
@@ -79,7 +81,8 @@ class DiscordAdapter:
         self._client = discord.AutoShardedClient(
             intents=intents, chunk_guilds_at_startup=False, guild_ready_timeout=0.5, **sharding
         )
-        self._tree = build_command_tree(self._client, self._run_command, character_names)
+        self._character_names = character_names
+        self._tree: app_commands.CommandTree[discord.Client] | None = None
         self._client.event(self.on_ready)
         self._client.event(self.on_message)
         self._sink: EventSink | None = None
@@ -111,9 +114,13 @@ class DiscordAdapter:
             stream_interval=options.get("stream_interval"),
         )
 
-    async def start(self, sink: EventSink) -> None:
-        """Log in, connect the gateway, and return once the guilds are ready."""
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Log in, connect the gateway, and return once the guilds are ready; ``commands``
+        become the slash commands."""
         self._sink = sink
+        self._tree = build_command_tree(
+            self._client, self._run_command, commands, self._character_names
+        )
         await self._client.login(self._token)
         self._runner = asyncio.create_task(self._connect(), name="botkit: discord gateway")
         ready = asyncio.ensure_future(self._ready.wait())
@@ -146,7 +153,7 @@ class DiscordAdapter:
 
     async def on_ready(self) -> None:
         """Register slash commands in every guild (once) and mark the adapter ready."""
-        if self._sync_commands:
+        if self._sync_commands and self._tree is not None:
             for guild in self._client.guilds:
                 if guild.id not in self._synced:
                     self._tree.copy_global_to(guild=guild)

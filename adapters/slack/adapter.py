@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
 from botkit.options import Option
+from botkit.plugin import Command
 
 __all__ = ["SlackAdapter"]
 
@@ -112,8 +113,12 @@ class SlackAdapter:
         """Where Slack must send events and commands (behind your public HTTPS proxy)."""
         return f"http://{self._host}:{self._port}{self._path}"
 
-    async def start(self, sink: EventSink) -> None:
-        """Connect Socket Mode, or start the HTTP endpoint, to receive events and commands."""
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Connect Socket Mode, or start the HTTP endpoint, to receive events and commands.
+
+        Every command is a sub-command of ``/botkit`` (``/botkit character add mira``), so
+        Slack needs no menu; ``/botkit`` alone asks for ``/help``, which lists ``commands``.
+        """
         self._sink = sink
         if self._app_token:
             self._socket = AsyncSocketModeHandler(self._app, self._app_token)

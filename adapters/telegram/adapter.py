@@ -7,7 +7,7 @@ import contextlib
 import html
 import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -28,6 +28,7 @@ from botkit.adapter import AdapterContext, Capabilities, EventSink
 from botkit.events import ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
 from botkit.options import Option
+from botkit.plugin import Command, first_words, menu_entries
 from botkit.redaction import RedactingFilter
 
 __all__ = ["TelegramAdapter"]
@@ -40,24 +41,6 @@ MAX_LENGTH = 4096
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 TYPING_REFRESH = 4.0
 """Seconds between typing indicators while a reply is written (each lasts about 5 s)."""
-COMMANDS = {
-    "cast": "Who is here",
-    "characters": "Every character that can join",
-    "info": "Describe a character",
-    "add": "Bring characters in (admins)",
-    "remove": "Send a character away (admins)",
-    "swap": "Replace one character by another (admins)",
-    "say": "Make a character speak next",
-    "policy": "Show or choose how characters take turns (admins choose)",
-    "mute": "Keep a character silent here (admins)",
-    "unmute": "Let a muted character speak (admins)",
-    "scene": "Set the scene (admins)",
-    "status": "Cast, backends and limits",
-    "forget": "Erase history: channel, me, user <who>, character <name>",
-    "memory": "What a character recalls about a topic (admins)",
-    "pack": "Installed packs: list, install, update, remove (allowed installers)",
-    "help": "What the commands do",
-}
 _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
@@ -105,9 +88,6 @@ class TelegramAdapter:
         self._max_retries = max_retries
         self._application = ApplicationBuilder().token(token).base_url(url).updater(None).build()
         self._application.add_handler(
-            CommandHandler(list(COMMANDS), self._on_command, filters.UpdateType.MESSAGE)
-        )
-        self._application.add_handler(
             MessageHandler(
                 filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self._on_message
             )
@@ -148,18 +128,24 @@ class TelegramAdapter:
     def _shared(self) -> telegram.Bot:
         return self._application.bot
 
-    async def start(self, sink: EventSink) -> None:
-        """Connect every bot, register the command menu and start polling.
+    async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
+        """Connect every bot, offer ``commands`` as the command menu and start polling.
 
         Raises:
             ValueError: Telegram rejected a bot token (the setting is named, never the token).
         """
         self._sink = sink
+        if commands:
+            self._application.add_handler(
+                CommandHandler(
+                    sorted(first_words(commands)), self._on_command, filters.UpdateType.MESSAGE
+                )
+            )
         await self._connect(self._application.initialize(), "token")
         for character, bot in self._character_bots.items():
             await self._connect(bot.initialize(), f"bots.{character}")
             self._bot_characters[bot.username.lower()] = character
-        await self._shared.set_my_commands(list(COMMANDS.items()))
+        await self._shared.set_my_commands(list(menu_entries(commands).items()))
         await self._application.start()
         self._polling = asyncio.create_task(self._poll(), name="botkit: telegram polling")
 

@@ -559,6 +559,18 @@ class Store:
         await self.transaction(record)
         self._turn_stored(StoredTurn(channel, name, text, is_character=True))
 
+    async def record_note(
+        self, *, channel: ChannelKey, author: Author, text: str, time: datetime
+    ) -> None:
+        """Add a turn that a command wrote on a person's behalf (a dice roll) to the
+        transcript; it is no delivery, so nothing answers it on a restart."""
+        row = (*_place(channel), None, None, author.id, author.name, int(author.is_bot))
+        await self._write_one(
+            f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '[]', ?, ?)",
+            (*row, text, utc_text(time)),
+        )
+        self._turn_stored(StoredTurn(channel, author.name, text, is_character=False))
+
     async def recent_turns(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """The channel's last ``limit`` turns, humans' and characters', oldest first."""
         if limit <= 0:

@@ -55,7 +55,6 @@ def test_every_problem_is_reported_with_its_path() -> None:
     expected = [
         "backends.remote.api_key: environment variable MISSING_KEY is not set",
         "backends.remote.base_url: required for an openai backend",
-        "backends.odd.type: expected one of llamacpp, openai",
         "default_backend: 'nowhere' is not in backends",
         "conversation.max_hops: expected a whole number 0..50",
         "conversation.colour: unknown setting",

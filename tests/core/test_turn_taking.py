@@ -71,8 +71,8 @@ async def test_choosing_a_policy_needs_the_manage_permission(make_app: AppFactor
         )
         await push(app, adapter, command("policy", "loudest"))
         assert adapter.notices[-1][1] == (
-            "Cannot do that: no turn-taking policy called 'loudest'; "
-            "scoring, likelihood, model, round-robin, manual"
+            "Cannot do that: no policy called 'loudest'; "
+            "choose from scoring, likelihood, model, round-robin, manual"
         )
 
 

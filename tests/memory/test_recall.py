@@ -157,7 +157,9 @@ async def test_forget_removes_a_members_messages_from_sqlite_and_chroma(
         await adapter.push(command(ROOM, ANN, "forget", "user", "Ann"))
         await app.wait_idle()
         (_, refused), (_, done) = adapter.notices[-2:]
-        assert refused.startswith("Cannot do that: /forget needs the manage permission")
+        assert refused == (
+            "Cannot do that: /forget user changes this channel and needs the manage permission"
+        )
         assert done == "Forgot Ann's messages on this server: 1 message and 1 memory."
 
         rows = await app.store.fetch("SELECT count(*) FROM turns WHERE speaker_id = 'u-ann'")

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botkit.plugins.packs import may_change_packs
 
 from botkit.app import App
-from botkit.commands import may_change_packs
 from botkit.events import Author, ChannelKey, CommandEvent, MessageEvent, Permission
 from botkit.pack_install import PackInstaller
 from botkit.pack_install.git import Git, Resolved
@@ -83,8 +83,7 @@ async def test_pack_changes_need_the_allowlist_and_reload_the_characters(
             "No packs are installed; /pack install <source>[@ref] adds one."
         )
         assert await answer(app, adapter, command(KEEPER, "pack", "install")) == (
-            "Cannot do that: usage: /pack list|install <source>[@ref]|update <name>[@ref]"
-            "|remove <name>"
+            "Cannot do that: usage: /pack install <source>"
         )
 
         first = cove_repo.rev("v1.0.0")

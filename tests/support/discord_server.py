@@ -173,12 +173,17 @@ class FakeDiscord:
         *,
         permissions: int,
         subcommand: str | None = None,
+        resolved: dict[str, Any] | None = None,
     ) -> str:
-        """A member runs a slash command; returns the interaction id."""
+        """A member runs a slash command; returns the interaction id. ``resolved`` holds
+        the users and members that user options name, as Discord sends them along."""
         registered = next(c for c in self.commands if c["name"] == name)
         if subcommand:
             options = [{"name": subcommand, "type": 1, "options": options}]
         interaction_id = self.new_id()
+        data = {"id": registered["id"], "name": name, "type": 1, "options": options}
+        if resolved:
+            data["resolved"] = resolved
         await self.dispatch(
             "INTERACTION_CREATE",
             {
@@ -199,7 +204,7 @@ class FakeDiscord:
                     "flags": 0,
                     "permissions": str(permissions),
                 },
-                "data": {"id": registered["id"], "name": name, "type": 1, "options": options},
+                "data": data,
                 "app_permissions": str(EVERYTHING),
                 "locale": "en-US",
                 "guild_locale": "en-US",

@@ -19,6 +19,7 @@ from botkit.app import App, ConfigurationError
 from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
 from botkit.events import ChannelKey
+from botkit.plugin import menu_entries
 from botkit.testing import InstantBackend
 from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.discord_server import (
@@ -69,14 +70,9 @@ async def test_a_message_gets_a_reply_as_the_character_and_is_stored(
     fake: FakeDiscord, tmp_path: Path, pack_dir: Path
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Come in out of the fog, love.") as app:
-        assert {c["name"] for c in fake.commands} == {
-            "character",
-            "scene",
-            "say",
-            "policy",
-            "memory",
-            "pack",
-            "botkit",
+        assert {c["name"] for c in fake.commands} == set(menu_entries(app.command_list))
+        assert {"cast", "character", "memory", "roll", "filter"} <= {
+            c["name"] for c in fake.commands
         }
         await fake.say(ANN, "Mira, is there a room free tonight?")
         await until(lambda: bool(webhook_posts(fake)))
@@ -119,14 +115,14 @@ async def test_cast_commands_need_manage_server(
         )
 
     async with running(fake, tmp_path, pack_dir, "Hello.") as app:
-        refused = await run("add", option("character", "wren"), permissions=0)
-        assert (
-            refused == "Cannot do that: /add changes this channel and needs the manage permission"
+        refused = await run("add", option("characters", "wren"), permissions=0)
+        assert refused == (
+            "Cannot do that: /character add changes this channel and needs the manage permission"
         )
         assert await app.store.get_cast(ROOM) is None
 
         manage = OWNER_PERMISSIONS
-        assert await run("add", option("character", "wren"), permissions=manage) == "Joined: Wren"
+        assert await run("add", option("characters", "wren"), permissions=manage) == "Joined: Wren"
         assert (
             await run(
                 "swap",
@@ -138,7 +134,8 @@ async def test_cast_commands_need_manage_server(
         )
         assert (
             await run("swap", option("leaving", "wren"), option("joining", "Bram"), permissions=0)
-            == "Cannot do that: /swap changes this channel and needs the manage permission"
+            == "Cannot do that: /character swap changes this channel and needs the manage"
+            " permission"
         )
         assert await run("remove", option("character", "bram"), permissions=manage) == "Bram left."
         assert (
@@ -310,7 +307,7 @@ async def test_memory_commands_forget_a_member_and_guard_recall(
         refused = await run(
             "recall", option("character", "Mira"), option("topic", "horse"), permissions=0
         )
-        assert refused.startswith("Cannot do that: /memory changes this channel")
+        assert refused.startswith("Cannot do that: /memory recall changes this channel")
         shown = await run(
             "recall",
             option("character", "Mira"),
@@ -400,9 +397,9 @@ async def test_command_answers_are_seen_only_by_their_caller(
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Hello.") as app:
         added = await answer_to(
-            fake, app, "character", "add", option("character", "wren"), permissions=0
+            fake, app, "character", "add", option("characters", "wren"), permissions=0
         )
-        assert added.startswith("Cannot do that: /add")
+        assert added.startswith("Cannot do that: /character add")
         await answer_to(fake, app, "pack", "list", permissions=0)
     answers = [p for p in fake.posted if p.kind == "followup"]
     assert len(answers) == 2

@@ -18,6 +18,7 @@ from botkit.backends.base import ChatRequest
 from botkit.config import parse_config
 from botkit.events import ChannelKey
 from botkit.pack_install import PackInstaller
+from botkit.plugin import menu_entries
 from botkit.testing import InstantBackend
 from tests.support.apps import LONG_REPLY, ping_pong, running_app, until
 from tests.support.telegram_server import GROUP_ID, SHARED_TOKEN, FakeTelegram, Member, Sent
@@ -81,9 +82,8 @@ async def test_a_message_gets_a_prefixed_reply_from_the_shared_bot(
 ) -> None:
     async with running(fake, tmp_path, pack_dir, "Come in & sit, love.") as app:
         menu = [c["command"] for c in fake.commands[SHARED_TOKEN]]
-        assert {"cast", "add", "remove", "swap", "say", "scene", "policy", "mute", "help"} <= set(
-            menu
-        )
+        assert set(menu) == set(menu_entries(app.command_list))
+        assert {"cast", "character", "memory", "roll", "filter"} <= set(menu)
         update = say(fake, ANN, "Mira, is there a room free tonight?")
         await until(lambda: bool(replies(fake)))
         await app.wait_idle()

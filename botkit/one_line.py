@@ -1,0 +1,10 @@
+"""Errors as operators read them: one line."""
+
+from __future__ import annotations
+
+__all__ = ["one_line"]
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message, whose lines may be several, joined into one."""
+    return "; ".join(str(error).splitlines())
