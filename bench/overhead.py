@@ -184,8 +184,8 @@ class TimingAdapter(RecordingAdapter):
         super().__init__("bench")
         self.posted: dict[ChannelKey, float] = {}
 
-    async def send_reply(self, **kwargs: object) -> str | None:
-        message_id = await super().send_reply(**kwargs)  # type: ignore[arg-type]
+    async def post_reply(self, **kwargs: object) -> str | None:
+        message_id = await super().post_reply(**kwargs)  # type: ignore[arg-type]
         self.posted[kwargs["channel"]] = time.perf_counter()  # type: ignore[index]
         return message_id
 

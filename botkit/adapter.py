@@ -17,6 +17,7 @@ __all__ = [
     "AdapterFactory",
     "Capabilities",
     "EventSink",
+    "StreamingAdapter",
 ]
 
 EventSink = Callable[[Event], Awaitable[None]]
@@ -29,11 +30,20 @@ the console, refuses longer lines with a notice."""
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a platform can show: per-message identities, streamed edits, message length."""
+    """What a platform can show, so the core knows how to hand it a reply.
+
+    ``personas``: each character posts under its own name and avatar (otherwise the
+    adapter may put "Name:" before the text, and the core leaves room for it).
+    ``streaming``: the reply is shown as it is written (:class:`StreamingAdapter`);
+    otherwise the core collects it and posts it whole, in pieces of at most
+    ``max_text_len`` characters. ``typing``: the platform shows a typing indicator
+    (:meth:`Adapter.show_typing`), which the core keeps up while a reply is written.
+    """
 
     personas: bool
     streaming: bool
     max_text_len: int
+    typing: bool = False
 
 
 @runtime_checkable
@@ -62,18 +72,18 @@ class Adapter(Protocol):
         """Disconnect and release resources."""
         ...
 
-    async def send_reply(
-        self,
-        *,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        reply_to: str | None = None,
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
-        """Post a streamed reply as ``identity``; returns the platform message id.
+        """Post one message of a reply as ``identity``; returns the platform message id.
 
-        Returns None when nothing was posted (the stream produced no text).
+        ``text`` fits the declared ``max_text_len`` (less the name, without personas).
         """
+        ...
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """Show that ``identity`` is writing (only called when the platform declares
+        ``typing``); a failure costs only the indicator and is not raised."""
         ...
 
     async def send_notice(
@@ -84,6 +94,23 @@ class Adapter(Protocol):
         Every command gets exactly one call, with empty ``text`` when the command's effect
         speaks for itself: post nothing then, but finish whatever the command left open.
         """
+        ...
+
+
+@runtime_checkable
+class StreamingAdapter(Adapter, Protocol):
+    """An adapter that shows a reply as it is written (it declares ``streaming``)."""
+
+    async def stream_reply(
+        self,
+        *,
+        channel: ChannelKey,
+        identity: Identity,
+        fragments: AsyncIterator[str],
+        reply_to: str | None = None,
+    ) -> str | None:
+        """Show the reply as its fragments arrive; returns the platform message id of its
+        last message, or None when the fragments held no text."""
         ...
 
 

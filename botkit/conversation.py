@@ -21,6 +21,7 @@ from botkit.context import ContextProvider, ContextRequest, LoreSource, Snippet
 from botkit.events import Author, ChannelKey, Identity, MessageEvent
 from botkit.lore.model import LoreEntry
 from botkit.plugin_hooks import PluginHooks
+from botkit.reply_delivery import deliver_reply
 from botkit.reply_filter import ReplyFilter
 from botkit.scheduler.address import addressed
 from botkit.scheduler.base import Decision, TurnContext
@@ -485,7 +486,8 @@ class Conversation:
                 collected.append(fragment)
                 yield fragment
 
-        message_id = await self._adapter.send_reply(
+        message_id = await deliver_reply(
+            self._adapter,
             channel=self.channel,
             identity=identity_of(character, self._settings.avatar_base_url),
             fragments=tee(),

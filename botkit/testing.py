@@ -79,7 +79,7 @@ class SentReply:
 class RecordingAdapter:
     """An adapter for tests: ``push`` events in, read ``replies`` and ``notices`` out."""
 
-    capabilities = Capabilities(personas=True, streaming=True, max_text_len=100_000)
+    capabilities = Capabilities(personas=True, streaming=False, max_text_len=100_000)
 
     def __init__(self, name: str = "test") -> None:
         self.name = name
@@ -107,22 +107,17 @@ class RecordingAdapter:
         """Deliver no more events."""
         self._closed.set()
 
-    async def send_reply(
-        self,
-        *,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        reply_to: str | None = None,
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
-        """Collect the streamed reply and record it."""
-        text = "".join([fragment async for fragment in fragments])
-        if not text.strip():
-            return None
+        """Record the reply the core collected."""
         self._ids += 1
         message_id = f"{self.name}-{self._ids}"
         self.replies.append(SentReply(channel, identity, text, message_id, reply_to))
         return message_id
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """A test platform shows no typing indicator (it declares none)."""
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None

@@ -111,7 +111,17 @@ class ConsoleAdapter:
                 await self._reader
         self._closed.set()
 
-    async def send_reply(
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
+    ) -> str | None:
+        """Print ``identity``'s name and the whole reply."""
+        self._write(self._paint(identity.name + ":", ansi_color(identity.color)) + f" {text}\n")
+        return f"console-{self._run}-{next(self._ids)}"
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """The terminal's typing line belongs to the streamed reply (it declares no typing)."""
+
+    async def stream_reply(
         self,
         *,
         channel: ChannelKey,

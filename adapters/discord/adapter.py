@@ -50,7 +50,6 @@ class DiscordAdapter:
     }
     """What ``adapters.discord`` takes; checked with the rest of the config."""
     name = "discord"
-    capabilities = Capabilities(personas=True, streaming=False, max_text_len=MAX_LENGTH)
 
     def __init__(
         self,
@@ -67,6 +66,12 @@ class DiscordAdapter:
     ) -> None:
         self._token = token
         self._stream_interval = stream_interval
+        self.capabilities = Capabilities(
+            personas=True,
+            streaming=stream_interval is not None,
+            max_text_len=MAX_LENGTH,
+            typing=True,
+        )
         self._allow_bots = allow_bots
         self._manage_role = manage_role
         self._sync_commands = sync_commands
@@ -206,7 +211,17 @@ class DiscordAdapter:
             granted |= Permission.MANAGE
         return granted
 
-    async def send_reply(
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
+    ) -> str | None:
+        """Post the reply through the channel's webhook under the character's name and avatar."""
+        return str((await self._execute(channel, identity, text)).id)
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """Show the bot as typing in the channel (for about 10 s)."""
+        await self._messageable(channel).typing()
+
+    async def stream_reply(
         self,
         *,
         channel: ChannelKey,
@@ -214,26 +229,9 @@ class DiscordAdapter:
         fragments: AsyncIterator[str],
         reply_to: str | None = None,
     ) -> str | None:
-        """Post the reply through the channel's webhook under the character's name and avatar,
-        showing the bot as typing while it is written, split within 2,000 characters."""
-        target = self._messageable(channel)
-        async with target.typing():
-            if self._stream_interval is not None:
-                return await self._stream(channel, identity, fragments, self._stream_interval)
-            text = "".join([fragment async for fragment in fragments])
-        sent: discord.WebhookMessage | None = None
-        for piece in split_text(text, MAX_LENGTH):
-            sent = await self._execute(channel, identity, piece)
-        return str(sent.id) if sent else None
-
-    async def _stream(
-        self,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        interval: float,
-    ) -> str | None:
-        """Post the reply early and edit it as it grows, at most once per ``interval``."""
+        """Post the reply early and edit it as it grows, at most once per
+        ``stream_interval``; split within 2,000 characters at the end."""
+        interval = self._stream_interval or 0.0
         loop = asyncio.get_running_loop()
         text, shown, last_edit = "", "", 0.0
         message: discord.WebhookMessage | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -197,28 +197,20 @@ class SlackAdapter:
                 return Permission.MANAGE
         return Permission.NONE
 
-    async def send_reply(
-        self,
-        *,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        reply_to: str | None = None,
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
         """Post the reply under the character's name and icon, in the thread if any."""
-        text = "".join([fragment async for fragment in fragments]).strip()
-        if not text:
-            return None
-        ts: str | None = None
-        for piece in split_text(text, MAX_LENGTH):
-            extra: dict[str, Any] = {"icon_url": identity.avatar} if identity.avatar else {}
-            if channel.thread:
-                extra["thread_ts"] = channel.thread
-            answer = await self._client.chat_postMessage(
-                channel=channel.channel, text=piece, username=identity.name, **extra
-            )
-            ts = str(answer["ts"])
-        return ts
+        extra: dict[str, Any] = {"icon_url": identity.avatar} if identity.avatar else {}
+        if channel.thread:
+            extra["thread_ts"] = channel.thread
+        answer = await self._client.chat_postMessage(
+            channel=channel.channel, text=text, username=identity.name, **extra
+        )
+        return str(answer["ts"])
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """Slack's Web API shows no typing indicator for apps (it declares none)."""
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None

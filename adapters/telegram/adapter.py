@@ -7,7 +7,7 @@ import contextlib
 import html
 import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -39,8 +39,6 @@ T = TypeVar("T")
 
 MAX_LENGTH = 4096
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-TYPING_REFRESH = 4.0
-"""Seconds between typing indicators while a reply is written (each lasts about 5 s)."""
 _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
@@ -65,7 +63,9 @@ class TelegramAdapter:
     }
     """What ``adapters.telegram`` takes; checked with the rest of the config."""
     name = "telegram"
-    capabilities = Capabilities(personas=False, streaming=False, max_text_len=MAX_LENGTH)
+    capabilities = Capabilities(
+        personas=False, streaming=False, max_text_len=MAX_LENGTH, typing=True
+    )
 
     def __init__(
         self,
@@ -257,44 +257,36 @@ class TelegramAdapter:
             return Permission.NONE
         return Permission.MANAGE if member.status in _MANAGERS else Permission.NONE
 
-    async def send_reply(
-        self,
-        *,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        reply_to: str | None = None,
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
-        """Post the reply as the character's own bot, or the shared bot with a name prefix.
-
-        Long replies are split into several messages; the first answers ``reply_to``.
-        Returns the id of the last message posted.
-        """
+        """Post the reply as the character's own bot, or the shared bot with a name prefix
+        (also when the own bot may not post in the chat)."""
         own_bot = self._character_bots.get(identity.character_id)
-        text = await self._collect(own_bot or self._shared, channel, fragments)
-        if not text:
-            return None
-        prefix = f"<b>{html.escape(identity.name, quote=False)}:</b> "
-        # Pieces leave room for the name even for an own bot, which may have to fall back.
-        limit = MAX_LENGTH - len(f"{identity.name}: ")
-        message_id: str | None = None
-        for index, piece in enumerate(split_text(text, limit)):
-            answering = reply_to if index == 0 else None
-            if own_bot is not None:
-                try:
-                    message_id = await self._send(own_bot, channel, piece, answering)
-                    continue
-                except Forbidden as error:
-                    log.warning(
-                        "telegram: %s's own bot may not post in chat %s (%s); using the shared bot",
-                        identity.character_id,
-                        channel.channel,
-                        error,
-                    )
-                    own_bot = None
-            body = prefix + html.escape(piece, quote=False)
-            message_id = await self._send(self._shared, channel, body, answering, ParseMode.HTML)
-        return message_id
+        if own_bot is not None:
+            try:
+                return await self._send(own_bot, channel, text, reply_to)
+            except Forbidden as error:
+                log.warning(
+                    "telegram: %s's own bot may not post in chat %s (%s); using the shared bot",
+                    identity.character_id,
+                    channel.channel,
+                    error,
+                )
+        body = f"<b>{html.escape(identity.name, quote=False)}:</b> {html.escape(text, quote=False)}"
+        return await self._send(self._shared, channel, body, reply_to, ParseMode.HTML)
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """Show "typing…" from the bot that will post the reply; a failure only costs it."""
+        bot = self._character_bots.get(identity.character_id) or self._shared
+        try:
+            await bot.send_chat_action(
+                chat_id=int(channel.channel),
+                action=ChatAction.TYPING,
+                message_thread_id=_thread(channel),
+            )
+        except TelegramError as error:
+            log.debug("telegram: typing indicator failed: %s", error)
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
@@ -304,35 +296,6 @@ class TelegramAdapter:
         for piece in split_text(text, MAX_LENGTH):
             await self._send(self._shared, channel, piece, reply_to)
             reply_to = None
-
-    async def _collect(
-        self, bot: telegram.Bot, channel: ChannelKey, fragments: AsyncIterator[str]
-    ) -> str:
-        """The whole reply, with the typing indicator shown while it is written."""
-        await self._typing(bot, channel)
-        refresh = asyncio.create_task(self._keep_typing(bot, channel))
-        try:
-            return "".join([fragment async for fragment in fragments]).strip()
-        finally:
-            refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresh
-
-    async def _keep_typing(self, bot: telegram.Bot, channel: ChannelKey) -> None:
-        while True:
-            await asyncio.sleep(TYPING_REFRESH)
-            await self._typing(bot, channel)
-
-    async def _typing(self, bot: telegram.Bot, channel: ChannelKey) -> None:
-        """Show "typing…" in the channel; a failure only costs the indicator."""
-        try:
-            await bot.send_chat_action(
-                chat_id=int(channel.channel),
-                action=ChatAction.TYPING,
-                message_thread_id=_thread(channel),
-            )
-        except TelegramError as error:
-            log.debug("telegram: typing indicator failed: %s", error)
 
     async def _send(
         self,

@@ -75,13 +75,13 @@ async def test_the_message_is_committed_before_the_reply_is_sent(make_app: AppFa
 
     backend = InstantBackend("Aye.")
     async with make_app(backend) as (app, adapter):
-        original = adapter.send_reply
+        original = adapter.post_reply
 
-        async def send_reply(**kwargs: object) -> str | None:
+        async def post_reply(**kwargs: object) -> str | None:
             await check(app)
             return await original(**kwargs)  # type: ignore[arg-type]
 
-        adapter.send_reply = send_reply  # type: ignore[method-assign]
+        adapter.post_reply = post_reply  # type: ignore[method-assign]
         await push(app, adapter, said("Bram, any fish today?"))
     assert stored_before_reply == [1]
 

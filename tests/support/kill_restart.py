@@ -78,18 +78,10 @@ class Platform(RecordingAdapter):
         with self._log.open("a") as file:
             file.write(json.dumps({"run": self._run, **entry}) + "\n")
 
-    async def send_reply(
-        self,
-        *,
-        channel: ChannelKey,
-        identity: Identity,
-        fragments: AsyncIterator[str],
-        reply_to: str | None = None,
+    async def post_reply(
+        self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
         """Post the reply under an id of this run and log it."""
-        text = "".join([fragment async for fragment in fragments])
-        if not text.strip():
-            return None
         self._ids += 1
         message_id = f"run{self._run}-{self._ids}"
         self.write(
