@@ -26,7 +26,9 @@ _MENTION = re.compile(r"^<@!?(\w+)>$|^@")
 class CommandRegistry:
     """The commands of every loaded plugin, found by name, group or alias.
 
-    Raises ValueError when two commands would answer to the same words.
+    A group's name alone may be the alias of one of its own commands (``/memory`` for
+    ``/memory recall``). Raises ValueError when two commands would answer to the same
+    words.
     """
 
     def __init__(self, commands: Iterable[Command] = ()) -> None:
@@ -45,8 +47,13 @@ class CommandRegistry:
                     f"/{' '.join(words)} of plugin {command.plugin!r} is already a command"
                     f" of plugin {taken.plugin!r}"
                 )
-            if len(words) == 1 and any(group == words for group in self._groups()):
+            if len(words) == 1 and words[0] != command.group and words in self._groups():
                 raise ValueError(f"/{words[0]} of plugin {command.plugin!r} names a group")
+        shortcut = self._by_words.get((command.group,)) if command.group else None
+        if shortcut is not None and shortcut.group != command.group:
+            raise ValueError(
+                f"the group /{command.group} of plugin {command.plugin!r} is already a command"
+            )
         for words in names:
             self._by_words[words] = command
         self._commands.append(command)

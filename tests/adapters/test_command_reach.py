@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from botkit.backends.base import ChatRequest
 from botkit.characters.model import Character
 from botkit.events import Permission
 from botkit.plugin import Argument, Command, CommandCall, Plugin, PluginHost, menu_entries
@@ -242,3 +244,22 @@ async def test_plugins_from_a_folder_and_a_package_add_commands_and_change_repli
         assert await platform.command(["flip"], []) == "The coin lands heads."
         assert await platform.command(["ping"], []) == "pong"
         assert await platform.reply("Mira, any news from the harbour?") == "Aye. [ping] [coin]"
+
+
+@pytest.mark.parametrize("name", list(PLATFORMS))
+async def test_a_roll_is_answered_on_every_platform_and_is_in_the_next_prompt(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pack_dir: Path
+) -> None:
+    prompts: list[str] = []
+
+    def reply(request: ChatRequest) -> str:
+        prompts.append("\n".join(message.content for message in request.messages))
+        return "Aye."
+
+    async with running_platform(name, monkeypatch, tmp_path, pack_dir, script=reply) as platform:
+        [roll] = [c for c in platform.app.commands.commands if c.words == ("roll",)]
+        rolled = await platform.command(["roll"], [(roll.arguments[0], "2d6+3")])
+        found = re.fullmatch(r".+ rolls (2d6\+3: \[\d, \d\] \+ 3 = \d+)", rolled)
+        assert found is not None, rolled
+        assert await platform.reply("Mira, what did I roll?") == "Aye."
+        assert f"(rolls {found.group(1)})" in prompts[-1]

@@ -152,6 +152,8 @@ def test_two_commands_may_not_answer_to_the_same_words() -> None:
     third.command("x", "one of a group", group="hello")(handler)
     with pytest.raises(ValueError, match="names a group"):
         CommandRegistry([*third.commands, *first.commands])
+    with pytest.raises(ValueError, match="the group /hello of plugin 'third' is already a command"):
+        CommandRegistry([*first.commands, *third.commands])
 
 
 async def test_an_app_whose_plugins_clash_does_not_start(make_app: AppFactory) -> None:
