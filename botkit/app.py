@@ -34,7 +34,9 @@ from botkit.memory.provider import MemoryProvider
 from botkit.memory.service import MemoryService
 from botkit.memory.settings import MemorySettings
 from botkit.memory.vectors import VectorIndexError
+from botkit.metrics import Metrics
 from botkit.one_line import one_line
+from botkit.ops_server import OpsServer
 from botkit.pack_install import PackInstaller
 from botkit.plugin import Command, CommandError
 from botkit.plugin_hooks import PluginHooks
@@ -107,6 +109,10 @@ class App:
         except ValueError as error:
             raise ConfigurationError(f"plugins: {error}") from error
         self._hooks = PluginHooks([loaded.plugin for loaded in self.plugins], self)
+        self.metrics = Metrics()
+        self.metrics.sample_with(self._sample)
+        self._ops: OpsServer | None = None
+        self._serving = False
         self._providers: tuple[ContextProvider, ...] = ()
         self._settings_in_use = config.conversation
 
@@ -205,6 +211,17 @@ class App:
                 raise ConfigurationError(
                     f"adapters.{name} could not start: {type(error).__name__}: {error}"
                 ) from error
+        if config.ops_port is not None:
+            self._ops = OpsServer(
+                config.ops_host, config.ops_port, health=self._unready, metrics=self.metrics
+            )
+            try:
+                await self._ops.start()
+            except OSError as error:
+                raise ConfigurationError(
+                    f"ops: cannot listen on {config.ops_host}:{config.ops_port}: {error.strerror}"
+                ) from error
+        self._serving = True
         settle_heap()
         await self._router.recover()
 
@@ -369,6 +386,10 @@ class App:
 
     async def aclose(self) -> None:
         """Stop adapters and workers, flush, and release backends and the store."""
+        self._serving = False
+        if self._ops is not None:
+            await self._ops.stop()
+            self._ops = None
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -407,6 +428,7 @@ class App:
             context_providers=self._providers,
             settings=self._settings_in_use,
             hooks=self._hooks,
+            metrics=self.metrics,
         )
         await conversation.load()
         self._conversations.add(conversation)
@@ -425,6 +447,10 @@ class App:
 
     async def _handle(self, event: Event, waiting: Callable[[], int]) -> None:
         conversation = await self.conversation(event.channel)
+        counted = (
+            self.metrics.messages if isinstance(event, MessageEvent) else self.metrics.commands
+        )
+        counted.labels(event.channel.platform).inc()
         if isinstance(event, MessageEvent):
             await conversation.on_message(event, waiting=waiting)
             return
@@ -435,6 +461,25 @@ class App:
         await self.adapters[event.channel.platform].send_notice(
             channel=event.channel, text=answer, command=event
         )
+
+    @property
+    def ops_port(self) -> int | None:
+        """The port ``/healthz`` and ``/metrics`` are served on, or None when off."""
+        return None if self._ops is None else self._ops.port
+
+    async def _unready(self) -> str | None:
+        """Why the bot is not ready to serve (for ``/healthz``), or None when it is."""
+        if not self._serving or self._store is None:
+            return "starting or stopping"
+        await self._store.fetch_one("SELECT 1")
+        return None
+
+    async def _sample(self, metrics: Metrics) -> None:
+        """Set the gauges read on demand: queue depth and memory's write lag."""
+        if self._router is not None:
+            metrics.queue_depth.set(self._router.queued)
+        if self.memory is not None:
+            metrics.memory_write_lag.set(await self.memory.ledger.backlog())
 
     @property
     def backends(self) -> tuple[ChatBackend, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from botkit import __version__
 from botkit.cards.formats import FORMATS
 from botkit.evaluation.corpus_formats import CORPUS_FORMATS
+from botkit.log_format import configure_logging
 from botkit.policy_catalog import POLICY_SUMMARIES
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose, json_lines=args.log_json)
     try:
         code: int = args.func(args)
         return code
@@ -85,8 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"botkit {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output (-vv: debug, -vvv: libraries' debug too)",
     )
+    parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="group chat with the characters in this terminal")
@@ -229,13 +235,6 @@ def _pack_parser(pack: argparse.ArgumentParser) -> None:
     remove = actions.add_parser("remove", parents=[where], help="uninstall a pack")
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(func=_pack_remove)
-
-
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity, 2)
-    logging.basicConfig(level=level, format="botkit: %(levelname)s: %(message)s")
-    if verbosity < 2:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _progress(message: str) -> None:

@@ -106,6 +106,9 @@ class Config:
     """Folders whose modules (``name.py`` or ``name/__init__.py``) each define a plugin."""
     disabled_plugins: frozenset[str] = frozenset()
     """Plugins not to load, by name (built-in ones included)."""
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = None
+    """Where ``/healthz`` and ``/metrics`` are served (None: nowhere; 0: a free port)."""
 
 
 def default_data_dir() -> Path:
@@ -230,6 +233,7 @@ class _Checker:
                 "reply_tokens",
                 "memory",
                 "plugins",
+                "ops",
             },
             "",
         )
@@ -243,6 +247,12 @@ class _Checker:
         if scheduler.backend is not None and scheduler.backend not in backends:
             self.problems.append(f"scheduler.backend: {scheduler.backend!r} is not in backends")
         plugin_folders, disabled = self.plugins(self.section(data, "plugins", "plugins"))
+        ops = self.section(data, "ops", "ops")
+        self.unknown(ops, {"host", "port"}, "ops")
+        ops_host = ops.get("host", "127.0.0.1")
+        if not isinstance(ops_host, str) or not ops_host:
+            self.problems.append("ops.host: expected an address to listen on")
+            ops_host = "127.0.0.1"
         adapters = self.section(data, "adapters", "adapters")
         for name, options in adapters.items():
             if options is not None and not isinstance(options, dict):
@@ -263,6 +273,8 @@ class _Checker:
             memory=self.memory(self.section(data, "memory", "memory")),
             plugin_folders=tuple((base / p).expanduser() for p in plugin_folders),
             disabled_plugins=frozenset(disabled),
+            ops_host=ops_host,
+            ops_port=self.number(ops, "port", "ops", 0, 0, 65535) if "port" in ops else None,
         )
 
     def adapter(self, name: str, options: Mapping[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -12,7 +13,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from botkit.adapter import Adapter
-from botkit.backends.base import BackendError, ChatRequest, PromptPreparer
+from botkit.backends.base import BackendError, ChatBackend, ChatRequest, PromptPreparer
 from botkit.backends.registry import BackendSet
 from botkit.chain import ChainProgress
 from botkit.characters.model import Character
@@ -20,6 +21,7 @@ from botkit.characters.registry import CharacterRegistry
 from botkit.context import ContextProvider, ContextRequest, LoreSource, Snippet
 from botkit.events import Author, ChannelKey, Identity, MessageEvent
 from botkit.lore.model import LoreEntry
+from botkit.metrics import Metrics
 from botkit.plugin_hooks import PluginHooks
 from botkit.reply_delivery import deliver_reply
 from botkit.reply_filter import ReplyFilter
@@ -100,6 +102,7 @@ class Conversation:
         context_providers: Sequence[ContextProvider] = (),
         settings: ConversationSettings,
         hooks: PluginHooks | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channel = channel
         self._store = store
@@ -110,6 +113,7 @@ class Conversation:
         self._providers = tuple(context_providers)
         self._settings = settings
         self._hooks = hooks
+        self._metrics = metrics
         self._turns: deque[Turn] = deque(maxlen=settings.history_turns)
         self._position = 0
         """How many of the channel's turns came before the oldest in ``_turns``."""
@@ -250,7 +254,7 @@ class Conversation:
             log.debug("%s: %s is answered with the newer messages", self.channel, event.message_id)
             return
         carried = [cid for cid in self._owed if cid not in spoken_to]
-        decision = self._with_owed(await self._scheduler.decide(context))
+        decision = self._with_owed(await self._decide(context))
         log.debug("%s: %s (%s)", self.channel, decision.speakers or "nobody", decision.reason)
         await self._play(
             decision,
@@ -365,7 +369,7 @@ class Conversation:
             last = self._turns[-1]
             if not last.is_character:
                 return state.spoke
-            follow = await self._scheduler.decide(
+            follow = await self._decide(
                 TurnContext(
                     cast=self.cast,
                     transcript=self.turns,
@@ -381,6 +385,14 @@ class Conversation:
                 follow.speakers[: settings.max_hops - state.follow_ups], reply_to=last.message_id
             )
         return state.spoke
+
+    async def _decide(self, context: TurnContext) -> Decision:
+        """The scheduler's decision, timed for the metrics."""
+        started = time.perf_counter()
+        decision = await self._scheduler.decide(context)
+        if self._metrics is not None:
+            self._metrics.decision_seconds.observe(time.perf_counter() - started)
+        return decision
 
     def _hops(self) -> int:
         hops = 0
@@ -429,11 +441,13 @@ class Conversation:
         try:
             said = await self._deliver(
                 character,
-                await self._hooked(character, reply.filter(backend.stream(request))),
+                await self._hooked(character, reply.filter(self._timed(backend, request))),
                 reply_to=state.reply_to,
                 progress=None if state.event_id is None else lambda: after(True),
             )
         except BackendError as error:
+            if self._metrics is not None:
+                self._metrics.backend_errors.labels(backend.name).inc()
             log.warning("%s: %s could not reply: %s", self.channel, character.name, error)
             log.debug("backend failure", exc_info=True)
             await self._adapter.send_notice(
@@ -446,6 +460,17 @@ class Conversation:
         if not said and done.event_id is not None:
             await self._store.save_progress(done)
         return done
+
+    async def _timed(self, backend: ChatBackend, request: ChatRequest) -> AsyncIterator[str]:
+        """The backend's reply, its time from asking until the end counted in the metrics."""
+        started = time.perf_counter()
+        try:
+            async for fragment in backend.stream(request):
+                yield fragment
+        finally:
+            if self._metrics is not None:
+                elapsed = time.perf_counter() - started
+                self._metrics.backend_seconds.labels(backend.name).observe(elapsed)
 
     async def _hooked(
         self, character: Character, fragments: AsyncIterator[str]
@@ -497,6 +522,8 @@ class Conversation:
         if not text:
             log.info("%s: %s had nothing to say", self.channel, character.name)
             return False
+        if self._metrics is not None:
+            self._metrics.replies.labels(self.channel.platform).inc()
         now = datetime.now(UTC)
         await self._store.record_reply(
             channel=self.channel,

@@ -47,6 +47,8 @@ def test_every_problem_is_reported_with_its_path() -> None:
                 "default_backend": "nowhere",
                 "conversation": {"max_hops": -1, "colour": "red"},
                 "scheduler": {"policy": "random"},
+                "ops": {"port": 70000, "hots": "0.0.0.0"},
+                "plugins": {"folders": "plugins", "enabled": ["dice"]},
                 "surprise": 1,
             },
             environ={},
@@ -59,6 +61,10 @@ def test_every_problem_is_reported_with_its_path() -> None:
         "conversation.max_hops: expected a whole number 0..50",
         "conversation.colour: unknown setting",
         "scheduler.policy: expected one of scoring, likelihood, model, round-robin, manual",
+        "ops.port: expected a whole number 0..65535",
+        "ops.hots: unknown setting",
+        "plugins.folders: expected a list of names",
+        "plugins.enabled: unknown setting",
         "surprise: unknown setting",
     ]
     for line in expected:
@@ -73,6 +79,12 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=expected):
         load_config(path)
+
+
+def test_ops_is_off_unless_a_port_is_given() -> None:
+    assert parse_config({}).ops_port is None
+    config = parse_config({"ops": {"port": 9108, "host": "0.0.0.0"}})
+    assert (config.ops_host, config.ops_port) == ("0.0.0.0", 9108)
 
 
 def test_fallback_must_name_a_backend() -> None:
