@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from botkit.adapter_lookup import adapter_factory, adapter_options
+from botkit.backends.embedded import EMBEDDED_MISSING, embedded_available
 from botkit.backends.options import BACKEND_OPTIONS
 from botkit.characters.yaml_limits import YamlTooLargeError, load_yaml, read_yaml_text
 from botkit.conversation import ConversationSettings
@@ -342,6 +343,8 @@ class _Checker:
 
     def backends(self, data: dict[str, Any]) -> dict[str, BackendConfig]:
         if not data:
+            if not embedded_available():
+                self.problems.append(f"backends: none configured, and {EMBEDDED_MISSING}")
             return {"local": BackendConfig("local", "llamacpp")}
         found: dict[str, BackendConfig] = {}
         for name, options in data.items():
@@ -358,6 +361,8 @@ class _Checker:
                 )
                 continue
             fallback = options.pop("fallback", None)
+            if kind == "llamacpp" and not embedded_available():
+                self.problems.append(f"{path}.type: {EMBEDDED_MISSING}")
             if kind in BACKEND_OPTIONS:
                 self.problems += check_options(
                     options, BACKEND_OPTIONS[kind], path, what=f"an {kind} backend"
