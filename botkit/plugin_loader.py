@@ -13,6 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 
+from botkit.one_line import one_line
 from botkit.plugin import Plugin
 
 __all__ = ["ENTRY_POINT_GROUP", "FIRST_PARTY", "LoadedPlugin", "PluginError", "load_plugins"]
@@ -133,5 +134,5 @@ def _plugin_of(loaded: object, source: str) -> Plugin:
 
 
 def _why(error: BaseException) -> str:
-    message = "; ".join(str(error).splitlines())
+    message = one_line(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
