@@ -45,10 +45,7 @@ class FakeVllm:
         self.models.append(body["model"])
         prompt = json.dumps(body["messages"])
         tokens = len(prompt) // 4
-        shared = max(
-            (len(os.path.commonprefix([prompt, earlier])) for earlier in self.prompts), default=0
-        )
-        shared //= 4
+        shared = max((_shared_chars(prompt, earlier) for earlier in self.prompts), default=0) // 4
         self.prompts.append(prompt)
         self.queries += tokens
         self.hits += shared // BLOCK * BLOCK
@@ -58,6 +55,13 @@ class FakeVllm:
             answer = "Aye, the tide is turning."
         self.generated += len(answer.split())
         return sse_reply(answer)
+
+
+def _shared_chars(a: str, b: str) -> int:
+    """How many characters ``a`` and ``b`` share from their start."""
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 async def test_the_check_reports_caching_choice_lora_and_speed(tmp_path: Path) -> None:
