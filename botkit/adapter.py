@@ -18,6 +18,7 @@ __all__ = [
     "Capabilities",
     "EventSink",
     "StreamingAdapter",
+    "TypingAdapter",
 ]
 
 EventSink = Callable[[Event], Awaitable[None]]
@@ -37,7 +38,7 @@ class Capabilities:
     ``streaming``: the reply is shown as it is written (:class:`StreamingAdapter`);
     otherwise the core collects it and posts it whole, in pieces of at most
     ``max_text_len`` characters. ``typing``: the platform shows a typing indicator
-    (:meth:`Adapter.show_typing`), which the core keeps up while a reply is written.
+    (:class:`TypingAdapter`), which the core keeps up while a reply is written.
     """
 
     personas: bool
@@ -81,11 +82,6 @@ class Adapter(Protocol):
         """
         ...
 
-    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
-        """Show that ``identity`` is writing (only called when the platform declares
-        ``typing``); a failure costs only the indicator and is not raised."""
-        ...
-
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
@@ -94,6 +90,15 @@ class Adapter(Protocol):
         Every command gets exactly one call, with empty ``text`` when the command's effect
         speaks for itself: post nothing then, but finish whatever the command left open.
         """
+        ...
+
+
+@runtime_checkable
+class TypingAdapter(Adapter, Protocol):
+    """An adapter that can show a typing indicator (it declares ``typing``)."""
+
+    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
+        """Show that ``identity`` is writing; a failure costs only the indicator."""
         ...
 
 

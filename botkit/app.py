@@ -103,9 +103,7 @@ class App:
         self.packs = PackInstaller(config.data_dir, progress=self._progress)
         self.plugins = list(plugins) if plugins is not None else self._load_plugins()
         try:
-            self.commands = CommandRegistry(
-                command for loaded in self.plugins for command in loaded.plugin.commands
-            )
+            self.commands = CommandRegistry.of(loaded.plugin for loaded in self.plugins)
         except ValueError as error:
             raise ConfigurationError(f"plugins: {error}") from error
         self._hooks = PluginHooks([loaded.plugin for loaded in self.plugins], self)

@@ -306,7 +306,7 @@ def _list_plugins(args: argparse.Namespace) -> int:
     if config.disabled_plugins:
         print("disabled: " + ", ".join(sorted(config.disabled_plugins)))
     try:
-        CommandRegistry(command for entry in loaded for command in entry.plugin.commands)
+        CommandRegistry.of(entry.plugin for entry in loaded)
     except ValueError as error:
         raise PluginError(f"plugins: {error}") from error
     return 0

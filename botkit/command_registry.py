@@ -12,7 +12,7 @@ from botkit.characters.model import Character
 from botkit.characters.registry import CharacterRegistry
 from botkit.conversation import Conversation
 from botkit.events import CommandEvent, Permission
-from botkit.plugin import Argument, Command, CommandCall, CommandError, PluginHost
+from botkit.plugin import Argument, Command, CommandCall, CommandError, Plugin, PluginHost
 
 __all__ = ["MAX_ANSWER_LINES", "CommandRegistry", "bounded", "read_arguments"]
 
@@ -30,6 +30,11 @@ class CommandRegistry:
     ``/memory recall``). Raises ValueError when two commands would answer to the same
     words.
     """
+
+    @classmethod
+    def of(cls, plugins: Iterable[Plugin]) -> CommandRegistry:
+        """The commands of ``plugins``, in their order."""
+        return cls(command for plugin in plugins for command in plugin.commands)
 
     def __init__(self, commands: Iterable[Command] = ()) -> None:
         self._commands: list[Command] = []

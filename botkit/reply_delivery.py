@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from botkit.adapter import Adapter, StreamingAdapter
+from botkit.adapter import Adapter, StreamingAdapter, TypingAdapter
 from botkit.events import ChannelKey, Identity
 from botkit.messages import split_text
 
@@ -34,7 +34,8 @@ async def deliver_reply(
     Returns the id of the last message posted, or None when the reply held no text.
     """
     capabilities = adapter.capabilities
-    async with _typing(adapter, channel, identity, shown=capabilities.typing):
+    typing = adapter if capabilities.typing and isinstance(adapter, TypingAdapter) else None
+    async with _typing(typing, channel, identity):
         if capabilities.streaming and isinstance(adapter, StreamingAdapter):
             return await adapter.stream_reply(
                 channel=channel, identity=identity, fragments=fragments, reply_to=reply_to
@@ -56,10 +57,10 @@ async def deliver_reply(
 
 @contextlib.asynccontextmanager
 async def _typing(
-    adapter: Adapter, channel: ChannelKey, identity: Identity, *, shown: bool
+    adapter: TypingAdapter | None, channel: ChannelKey, identity: Identity
 ) -> AsyncIterator[None]:
-    """Keep the typing indicator up while the body runs (when the platform has one)."""
-    if not shown:
+    """Keep ``adapter``'s typing indicator up while the body runs (None: it has none)."""
+    if adapter is None:
         yield
         return
 

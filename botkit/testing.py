@@ -116,9 +116,6 @@ class RecordingAdapter:
         self.replies.append(SentReply(channel, identity, text, message_id, reply_to))
         return message_id
 
-    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
-        """A test platform shows no typing indicator (it declares none)."""
-
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:

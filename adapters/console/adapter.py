@@ -118,9 +118,6 @@ class ConsoleAdapter:
         self._write(self._paint(identity.name + ":", ansi_color(identity.color)) + f" {text}\n")
         return f"console-{self._run}-{next(self._ids)}"
 
-    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
-        """The terminal's typing line belongs to the streamed reply (it declares no typing)."""
-
     async def stream_reply(
         self,
         *,

@@ -209,9 +209,6 @@ class SlackAdapter:
         )
         return str(answer["ts"])
 
-    async def show_typing(self, *, channel: ChannelKey, identity: Identity) -> None:
-        """Slack's Web API shows no typing indicator for apps (it declares none)."""
-
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None
     ) -> None:
