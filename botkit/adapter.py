@@ -17,6 +17,8 @@ __all__ = [
     "AdapterFactory",
     "Capabilities",
     "EventSink",
+    "PostedReply",
+    "ReplyLookup",
     "StreamingAdapter",
     "TypingAdapter",
 ]
@@ -119,8 +121,35 @@ class StreamingAdapter(Adapter, Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PostedReply:
+    """A character's reply as the platform shows it: its (last) message id and its text."""
+
+    message_id: str
+    text: str
+
+
+@runtime_checkable
+class ReplyLookup(Adapter, Protocol):
+    """An adapter that can find a character's reply on the platform after the fact.
+
+    A process can die between posting a reply and recording it; the process that resumes
+    the message asks before answering again, so the message is not answered twice.
+    """
+
+    async def find_reply(
+        self, *, channel: ChannelKey, reply_to: str, character_id: str
+    ) -> PostedReply | None:
+        """The reply ``character_id`` posted to message ``reply_to``, if there is one."""
+        ...
+
+
 def _no_names() -> Sequence[str]:
     return ()
+
+
+async def _always(_name: str) -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +157,16 @@ class AdapterContext:
     """What botkit gives an adapter factory besides the adapter's own config section.
 
     ``character_names`` lists the names a command may name (for autocompletion).
+    ``receiver(name)`` tells whether this process is the one to receive under ``name``
+    now, for a platform that lets only one connection receive at a time (Telegram's
+    polling): where several processes share the store, one process at a time holds
+    ``name``'s lease; a single process always is.
     """
 
     data_dir: Path
     wait_idle: Callable[[], Awaitable[None]]
     character_names: Callable[[], Sequence[str]] = _no_names
+    receiver: Callable[[str], Awaitable[bool]] = _always
 
 
 AdapterFactory = Callable[[Mapping[str, Any], AdapterContext], Adapter]

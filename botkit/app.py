@@ -19,6 +19,7 @@ from botkit.backends.factory import build_backends
 from botkit.backends.fallback import FallbackBackend
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.registry import BackendSet
+from botkit.channel_leases import ChannelLeases
 from botkit.characters import CharacterRegistry, CharacterValidationError
 from botkit.characters.library import CharacterLibrary
 from botkit.command_registry import CommandRegistry
@@ -28,6 +29,7 @@ from botkit.conversation import Conversation, ConversationSettings
 from botkit.conversation_cache import ConversationCache
 from botkit.events import ChannelKey, Event, MessageEvent
 from botkit.heap import settle_heap
+from botkit.lease_keeper import LeaseKeeper
 from botkit.memory.embeddings import Embedder, EmbeddingError
 from botkit.memory.factory import open_memory
 from botkit.memory.provider import MemoryProvider
@@ -96,6 +98,9 @@ class App:
         self.adapters: dict[str, Adapter] = {}
         self._store: Store | None = None
         self._router: Router | None = None
+        self._leases: ChannelLeases | None = None
+        self._keeper: LeaseKeeper | None = None
+        """Where several processes share the store: this one's channel leases, kept."""
         self._backends: BackendSet | None = None
         self._library = CharacterLibrary(config.packs, config.data_dir)
         self.characters = CharacterRegistry()
@@ -179,7 +184,7 @@ class App:
         self._load_characters()
         self._settings_in_use = self._settings(config.conversation)
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = await Store.open(config.data_dir / "botkit.sqlite3")
+        self._store = await Store.open(config.store_url or config.data_dir / "botkit.sqlite3")
         await self.packs.sweep()
         await self._store.prune_events(datetime.now(UTC) - EVENT_MEMORY)
         if self._given_backends is None:
@@ -189,6 +194,13 @@ class App:
         else:
             backends, default = self._given_backends, next(iter(self._given_backends))
         self._backends = BackendSet(backends, default=default, reply_tokens=config.reply_tokens)
+        self._leases = (
+            ChannelLeases(
+                self._store, seconds=config.lease_seconds, on_change=self._conversations.drop
+            )
+            if self._store.shared
+            else None
+        )
         await self._load_models()
         await self._open_memory()
         self._providers = self._context_providers()
@@ -199,6 +211,7 @@ class App:
             max_queued=self._settings_in_use.max_queued,
             on_flood=self._flooded,
             admit=self._hooks.message,
+            leases=self._leases,
         )
         self.adapters = dict(self._given_adapters or self._build_adapters())
         for name, adapter in self.adapters.items():
@@ -221,7 +234,16 @@ class App:
                 ) from error
         self._serving = True
         settle_heap()
-        await self._router.recover()
+        await self._router.recover(platforms=set(self.adapters))
+        if self._leases is not None:
+            self._keeper = LeaseKeeper(
+                self._leases,
+                self._router,
+                self._store,
+                platforms=set(self.adapters),
+                on_changed=self._conversations.drop,
+            )
+            self._keeper.start()
 
     def _load_characters(self) -> None:
         self.characters, skipped = self._library.load()
@@ -271,6 +293,7 @@ class App:
                 cast_of=self._cast_of,
                 notes_backend=self._observer(settings),
                 embedder=self._given_embedder,
+                owner=None if self._leases is None else self._leases.owner,
             )
         except (EmbeddingError, VectorIndexError) as error:
             raise ConfigurationError(f"memory: {error}") from error
@@ -339,6 +362,7 @@ class App:
             data_dir=self.config.data_dir,
             wait_idle=self.wait_idle,
             character_names=self.character_names,
+            **({} if self._leases is None else {"receiver": self._leases.take}),
         )
         adapters: dict[str, Adapter] = {}
         for name, options in self.config.adapters.items():
@@ -397,6 +421,9 @@ class App:
             await self._backends.read_ahead.aclose()
         if self._router is not None:
             await self._router.aclose()
+        if self._keeper is not None:
+            await self._keeper.aclose()
+            self._keeper = None
         if self.memory is not None:
             await self.memory.aclose()
             self.memory = None
@@ -456,6 +483,8 @@ class App:
             answer = await self.commands.run(event, conversation, self, lambda: waiting() > 0)
         except CommandError as error:
             answer = f"Cannot do that: {error}"
+        if self._keeper is not None:
+            await self._keeper.changed(event.channel)
         await self.adapters[event.channel.platform].send_notice(
             channel=event.channel, text=answer, command=event
         )

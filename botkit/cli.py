@@ -41,7 +41,7 @@ _OPERATOR_ERRORS = (
     ("botkit.memory.vectors", "VectorIndexError"),
     ("botkit.pack_install.errors", "PackError"),
     ("botkit.plugin_loader", "PluginError"),
-    ("botkit.store.sqlite", "StoreError"),
+    ("botkit.store.store", "StoreError"),
 )
 """The errors shown to the operator as one ``botkit: error:`` line each, by module and name.
 

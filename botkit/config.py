@@ -22,6 +22,7 @@ from botkit.options import check_options
 from botkit.policy_catalog import POLICY_SUMMARIES
 
 __all__ = [
+    "STORE_SCHEMES",
     "BackendConfig",
     "Config",
     "ConfigError",
@@ -35,6 +36,10 @@ __all__ = [
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 BACKEND_TYPES = ("llamacpp", "openai")
 _INSTALLER = re.compile(r"^[\w.-]+:\S+$")
+
+
+STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+"""How ``store.url`` may begin."""
 
 
 class ConfigError(Exception):
@@ -110,6 +115,11 @@ class Config:
     ops_host: str = "127.0.0.1"
     ops_port: int | None = None
     """Where ``/healthz`` and ``/metrics`` are served (None: nowhere; 0: a free port)."""
+    store_url: str | None = None
+    """The database: ``postgresql://…`` for a Postgres server several processes share,
+    ``sqlite:///path`` for a file; None means ``botkit.sqlite3`` in the data folder."""
+    lease_seconds: int = 15
+    """How long a process owns a channel without renewing its lease (several processes)."""
 
 
 def default_data_dir() -> Path:
@@ -235,6 +245,7 @@ class _Checker:
                 "memory",
                 "plugins",
                 "ops",
+                "store",
             },
             "",
         )
@@ -254,6 +265,16 @@ class _Checker:
         if not isinstance(ops_host, str) or not ops_host:
             self.problems.append("ops.host: expected an address to listen on")
             ops_host = "127.0.0.1"
+        store = self.section(data, "store", "store")
+        self.unknown(store, {"url", "lease_seconds"}, "store")
+        store_url = store.get("url")
+        if store_url is not None and (
+            not isinstance(store_url, str)
+            or not store_url.startswith(STORE_SCHEMES)
+            or store_url in STORE_SCHEMES
+        ):
+            self.problems.append("store.url: expected postgresql://… or sqlite:///path")
+            store_url = None
         adapters = self.section(data, "adapters", "adapters")
         for name, options in adapters.items():
             if options is not None and not isinstance(options, dict):
@@ -276,6 +297,8 @@ class _Checker:
             disabled_plugins=frozenset(disabled),
             ops_host=ops_host,
             ops_port=self.number(ops, "port", "ops", 0, 0, 65535) if "port" in ops else None,
+            store_url=store_url,
+            lease_seconds=self.number(store, "lease_seconds", "store", 15, 2, 3600),
         )
 
     def adapter(self, name: str, options: Mapping[str, Any]) -> None:

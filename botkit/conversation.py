@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from botkit.adapter import Adapter
+from botkit.adapter import Adapter, ReplyLookup
 from botkit.backends.base import BackendError, ChatBackend, ChatRequest, PromptPreparer
 from botkit.backends.registry import BackendSet
 from botkit.chain import ChainProgress
@@ -22,6 +22,7 @@ from botkit.context import ContextProvider, ContextRequest, LoreSource, Snippet
 from botkit.events import Author, ChannelKey, Identity, MessageEvent
 from botkit.lore.model import LoreEntry
 from botkit.metrics import Metrics
+from botkit.one_line import one_line
 from botkit.plugin_hooks import PluginHooks
 from botkit.reply_delivery import deliver_reply
 from botkit.reply_filter import ReplyFilter
@@ -110,6 +111,10 @@ class Conversation:
         self._scheduler = scheduler
         self._backends = backends
         self._adapter = adapter
+        self._lookup = adapter if isinstance(adapter, ReplyLookup) else None
+        """Where the platform can find a reply after the fact: the answers to a message
+        are marked begun before the first is posted, and a resumed chain looks for the
+        reply its dead predecessor may have posted without recording it."""
         self._providers = tuple(context_providers)
         self._settings = settings
         self._hooks = hooks
@@ -350,6 +355,9 @@ class Conversation:
         state = resume or ChainProgress(
             event_id, decision.speakers, reply_to=reply_to, owed=tuple(owed)
         )
+        if resume is None and event_id is not None and self._lookup is not None:
+            await self._store.save_progress(state)
+        look_first = resume is not None
         while state.speakers:
             while (speaker_id := state.next_speaker) is not None:
                 character = self._characters.get(speaker_id)
@@ -359,6 +367,11 @@ class Conversation:
                 if state.turns >= settings.turn_budget:
                     log.debug("%s: turn budget of %d spent", self.channel, settings.turn_budget)
                     return state.spoke
+                if look_first:
+                    look_first = False
+                    if (posted := await self._posted_earlier(character, state)) is not None:
+                        state = posted
+                        continue
                 state = await self._speak(character, state)
             if (
                 state.follow_ups >= settings.max_hops
@@ -459,6 +472,49 @@ class Conversation:
             done = after(said)
         if not said and done.event_id is not None:
             await self._store.save_progress(done)
+        return done
+
+    async def _posted_earlier(
+        self, character: Character, state: ChainProgress
+    ) -> ChainProgress | None:
+        """Where the platform shows ``character``'s reply at ``state`` (posted by a process
+        that died before recording it): record it and return the progress after it."""
+        if self._lookup is None or state.reply_to is None:
+            return None
+        try:
+            found = await self._lookup.find_reply(
+                channel=self.channel, reply_to=state.reply_to, character_id=character.id
+            )
+        except Exception as error:
+            log.warning(
+                "%s: could not look for %s's earlier reply: %s",
+                self.channel,
+                character.name,
+                one_line(error),
+            )
+            log.debug("details", exc_info=True)
+            return None
+        if found is None:
+            return None
+        log.info(
+            "%s: %s's reply to %s was posted before the restart; kept, not repeated",
+            self.channel,
+            character.name,
+            state.reply_to,
+        )
+        done = state.after_turn(said=True, cue=None)
+        now = datetime.now(UTC)
+        await self._store.record_reply(
+            channel=self.channel,
+            character_id=character.id,
+            name=character.name,
+            text=found.text,
+            message_id=found.message_id,
+            reply_to=state.reply_to,
+            time=now,
+            progress=done,
+        )
+        self._add_turn(Turn(character.id, character.name, found.text, True, now, found.message_id))
         return done
 
     async def _timed(self, backend: ChatBackend, request: ChatRequest) -> AsyncIterator[str]:

@@ -40,6 +40,10 @@ class ConversationCache:
             c for key, c in self._open.items() if (key.platform, key.server) == (platform, server)
         ]
 
+    def drop(self, channel: ChannelKey) -> None:
+        """Drop the open conversation of ``channel``, if any (another process changed it)."""
+        self._open.pop(channel, None)
+
     def clear(self) -> None:
         """Drop every open conversation (after the characters changed)."""
         self._open.clear()

@@ -2,16 +2,18 @@
 
 A channel's queue in memory is bounded: under a flood, messages beyond the bound wait in
 the store (where every accepted message is kept anyway) and join the queue, oldest first,
-as it empties.
+as it empties. Where several processes share the store, a message is answered by the
+process holding its channel's lease; the others only store it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
+from botkit.channel_leases import ChannelLeases
 from botkit.events import ChannelKey, Event, MessageEvent
 from botkit.store import EventStatus, Store
 
@@ -74,6 +76,10 @@ class Router:
 
     At most ``max_queued`` messages of a channel wait in memory; the others wait in the
     store until the queue has room, and ``on_flood`` hears of it once per flood.
+
+    With ``leases`` (several processes), messages are answered only in channels this
+    process holds; commands run wherever they arrive, since their caller waits for the
+    answer there.
     """
 
     def __init__(
@@ -85,8 +91,10 @@ class Router:
         max_queued: int = 100,
         on_flood: FloodHandler | None = None,
         admit: Admission | None = None,
+        leases: ChannelLeases | None = None,
     ) -> None:
         self._store = store
+        self._leases = leases
         self._admit = admit
         self._handler = handler
         self._idle_seconds = idle_seconds
@@ -131,20 +139,59 @@ class Router:
             ):
                 log.debug("dropping redelivered event %s (%s)", event.event_id, status)
                 return
+            if self._leases is not None and not await self._leases.take(event.channel):
+                log.debug(
+                    "%s: stored %s for the process answering it", event.channel, event.event_id
+                )
+                return
         elif not await self._store.claim_event(event.event_id, event.channel):
             log.debug("dropping redelivered command %s", event.event_id)
             return
         self._enqueue(event)
 
-    async def recover(self) -> int:
-        """Queue again the stored messages whose handling never finished; returns how many."""
+    async def recover(self, platforms: Collection[str] | None = None) -> int:
+        """Queue again the stored messages whose handling never finished (with leases, in
+        the channels this process may take; with ``platforms``, only theirs); returns how
+        many."""
         pending = await self._store.unfinished_messages()
+        taken: dict[ChannelKey, bool] = {}
+        resumed = 0
         for event in pending:
+            if platforms is not None and event.channel.platform not in platforms:
+                continue
+            if self._leases is not None:
+                if event.channel not in taken:
+                    taken[event.channel] = await self._leases.take(event.channel)
+                if not taken[event.channel]:
+                    continue
             if event.event_id not in self._inflight:
                 self._enqueue(event, notify=False)
-        if pending:
-            log.info("resuming %d message(s) left unanswered by the last run", len(pending))
-        return len(pending)
+                resumed += 1
+        if resumed:
+            log.info("resuming %d message(s) left unanswered by the last run", resumed)
+        return resumed
+
+    def in_hand(self, event_id: str) -> bool:
+        """Whether a worker has the event queued or in hand."""
+        return event_id in self._inflight
+
+    async def take_over(self, channel: ChannelKey) -> int:
+        """Queue the messages of ``channel`` waiting in the store that no worker has in hand
+        (another process held the channel, or only stored them); returns how many."""
+        worker = self._workers.get(channel)
+        if self._closed or (worker is not None and worker.overflowing):
+            return 0
+        waiting = await self._store.unfinished_messages(channel, limit=self._max_queued)
+        fresh = [
+            e
+            for e in waiting
+            if e.event_id not in self._inflight and _message_key(e) not in self._inflight_messages
+        ]
+        for event in fresh:
+            self._enqueue(event, notify=False)
+        if fresh:
+            log.info("%s: taking %d waiting message(s)", channel, len(fresh))
+        return len(fresh)
 
     async def wait_idle(self) -> None:
         """Return once every queued event has been handled."""
@@ -261,7 +308,16 @@ class Router:
 
     async def _handle(self, event: Event, worker: _ChannelWorker) -> None:
         """Run the handler; a failure is logged and the event still counts as handled,
-        so one bad message cannot wedge its channel or come back after every restart."""
+        so one bad message cannot wedge its channel or come back after every restart.
+        A message of a channel this process no longer holds stays in the store for the
+        process that does."""
+        if (
+            isinstance(event, MessageEvent)
+            and self._leases is not None
+            and not self._leases.holds(worker.channel)
+        ):
+            log.debug("%s: left %s to the process holding it", worker.channel, event.event_id)
+            return
         try:
             await self._handler(event, lambda: self._waiting(worker))
         except asyncio.CancelledError:

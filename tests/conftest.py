@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from botkit.app import App
 from botkit.config import parse_config
 from botkit.plugin_loader import LoadedPlugin
 from botkit.testing import InstantBackend, RecordingAdapter
+from tests.support.postgres import PostgresServer, serve
 
 PACK = {
     "pack.yaml": """
@@ -56,6 +57,32 @@ talkativeness: 0.5
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Converted models go to a cache of this test run's own, never the user's."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real Postgres server shared by the test run (started on first use)."""
+    yield from serve(tmp_path_factory.mktemp("postgres"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty Postgres database of the test's own."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where an SQLite test database lives (created by the first open)."""
+    return tmp_path / "data" / "botkit.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """Where the test's database is: an SQLite file, then a Postgres URL."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

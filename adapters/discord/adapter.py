@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import discord
 from botkit.adapters.discord.menu import build_command_tree
+from botkit.adapters.discord.shards import shard_range
 from botkit.adapters.discord.translate import channel_key, message_event, webhook_name
 from discord import app_commands
 
@@ -32,8 +33,10 @@ class DiscordAdapter:
     Characters post through one webhook per channel (threads use their parent's), each
     message with the character's name and avatar. Messages from other bots are ignored
     unless ``allow_bots``; our own webhook echoes always are. Cast and scene commands
-    need Manage Server, or the role named ``manage_role``. ``shard_ids``/``shard_count``
-    run a fixed shard range (for several processes); by default every shard runs here.
+    need Manage Server, or the role named ``manage_role``. By default every shard Discord
+    recommends runs here; ``shard_count`` (the bot's total) with ``shard_ids`` (a list,
+    or a range like ``"0-3"``) runs only those shards, so several processes can split
+    the guilds, each receiving only the events of guilds on its shards.
     With ``stream_interval`` (seconds, at least 1 to respect Discord's edit limits in
     production) a reply appears as soon as its first sentence is written and its message
     is edited as it grows; otherwise it is posted once complete.
@@ -44,7 +47,7 @@ class DiscordAdapter:
         "allow_bots": Option("flag"),
         "manage_role": Option("text"),
         "sync_commands": Option("flag"),
-        "shard_ids": Option("list"),
+        "shard_ids": Option("any"),
         "shard_count": Option("whole", 1),
         "stream_interval": Option("number", 0, above=True),
     }
@@ -58,12 +61,13 @@ class DiscordAdapter:
         allow_bots: bool = False,
         manage_role: str | None = None,
         sync_commands: bool = True,
-        shard_ids: Sequence[int] | None = None,
+        shard_ids: Sequence[int] | str | int | None = None,
         shard_count: int | None = None,
         character_names: Callable[[], Sequence[str]] = lambda: (),
         stream_interval: float | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
+        shards = shard_range(shard_ids, shard_count)
         self._token = token
         self._stream_interval = stream_interval
         self.capabilities = Capabilities(
@@ -81,8 +85,8 @@ class DiscordAdapter:
         intents.guild_messages = True
         intents.message_content = True
         sharding: dict[str, Any] = {"shard_count": shard_count}
-        if shard_ids is not None:
-            sharding["shard_ids"] = list(shard_ids)
+        if shards is not None:
+            sharding["shard_ids"] = shards
         self._client = discord.AutoShardedClient(
             intents=intents, chunk_guilds_at_startup=False, guild_ready_timeout=0.5, **sharding
         )
@@ -104,7 +108,11 @@ class DiscordAdapter:
 
     @classmethod
     def from_config(cls, options: Mapping[str, Any], context: AdapterContext) -> DiscordAdapter:
-        """Build from the ``adapters.discord`` config section."""
+        """Build from the ``adapters.discord`` config section.
+
+        Raises:
+            ValueError: the token is missing, or a shard option is wrong (one line naming it).
+        """
         token = options.get("token")
         if not token:
             raise ValueError("token is required (the bot token, e.g. token: ${DISCORD_TOKEN})")

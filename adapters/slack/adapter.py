@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from botkit.adapter import AdapterContext, Capabilities, EventSink
+from botkit.adapter import AdapterContext, Capabilities, EventSink, PostedReply
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, Permission
 from botkit.messages import split_text
 from botkit.options import Option
@@ -25,6 +25,22 @@ __all__ = ["SlackAdapter"]
 log = logging.getLogger(__name__)
 
 MAX_LENGTH = 3000
+REPLY_EVENT = "botkit_reply"
+"""The metadata event type of a character's reply (its payload: the character and the
+message answered, or "" on the pieces after the first of a long reply)."""
+LOOKUP_PAGES = 5
+"""Pages of 200 messages :meth:`SlackAdapter.find_reply` reads at most."""
+
+
+def _reply_payload(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The payload of a message's botkit reply metadata, if it has any."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != REPLY_EVENT:
+        return None
+    payload = metadata.get("event_payload")
+    return payload if isinstance(payload, dict) else None
+
+
 Respond = Callable[..., Awaitable[Any]]
 
 
@@ -72,7 +88,11 @@ class SlackAdapter:
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries)],
         )
         self._client = client
-        self._app = AsyncApp(client=client, signing_secret=signing_secret)
+        # Acknowledge an event only once it is stored: Slack sends an unacknowledged one
+        # again (on another connection), so a process that dies meanwhile loses nothing.
+        self._app = AsyncApp(
+            client=client, signing_secret=signing_secret, process_before_response=True
+        )
         self._app.event("message")(self._on_message)
         self._app.command("/botkit")(self._on_command)
         self._host, self._port, self._path = host, port, path
@@ -200,14 +220,68 @@ class SlackAdapter:
     async def post_reply(
         self, *, channel: ChannelKey, identity: Identity, text: str, reply_to: str | None = None
     ) -> str | None:
-        """Post the reply under the character's name and icon, in the thread if any."""
+        """Post the reply under the character's name and icon, in the thread if any, with
+        metadata naming the character and the message answered (for :meth:`find_reply`)."""
         extra: dict[str, Any] = {"icon_url": identity.avatar} if identity.avatar else {}
         if channel.thread:
             extra["thread_ts"] = channel.thread
+        metadata = {
+            "event_type": REPLY_EVENT,
+            "event_payload": {"reply_to": reply_to or "", "character": identity.character_id},
+        }
         answer = await self._client.chat_postMessage(
-            channel=channel.channel, text=text, username=identity.name, **extra
+            channel=channel.channel,
+            text=text,
+            username=identity.name,
+            metadata=metadata,
+            **extra,
         )
         return str(answer["ts"])
+
+    async def find_reply(
+        self, *, channel: ChannelKey, reply_to: str, character_id: str
+    ) -> PostedReply | None:
+        """The reply ``character_id`` posted to ``reply_to``, found by its metadata among
+        the messages after ``reply_to``: its first piece names both, the pieces right
+        after it (a long reply is posted in several) name the character alone. Returns
+        the pieces' text, a line each, and the last one's id."""
+        later = sorted(await self._messages_after(channel, reply_to), key=lambda m: float(m["ts"]))
+        pieces: list[dict[str, Any]] = []
+        for message in later:
+            payload = _reply_payload(message)
+            if not pieces:
+                if payload == {"reply_to": reply_to, "character": character_id}:
+                    pieces.append(message)
+            elif payload == {"reply_to": "", "character": character_id}:
+                pieces.append(message)
+            else:
+                break
+        if not pieces:
+            return None
+        return PostedReply(str(pieces[-1]["ts"]), "\n".join(str(m["text"]) for m in pieces))
+
+    async def _messages_after(self, channel: ChannelKey, oldest: str) -> list[dict[str, Any]]:
+        """The channel's (or thread's) messages after ``oldest``, with their metadata; at
+        most :data:`LOOKUP_PAGES` pages of them."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            common: dict[str, Any] = {
+                "channel": channel.channel,
+                "oldest": oldest,
+                "include_all_metadata": True,
+                "limit": 200,
+                **({"cursor": cursor} if cursor else {}),
+            }
+            if channel.thread:
+                answer = await self._client.conversations_replies(ts=channel.thread, **common)
+            else:
+                answer = await self._client.conversations_history(**common)
+            messages += answer.get("messages", [])
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return messages
 
     async def send_notice(
         self, *, channel: ChannelKey, text: str, command: CommandEvent | None = None

@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 MAX_LENGTH = 4096
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+RECEIVER_WAIT_S = 1.0
+"""How often a process that does not poll the bot (another one does) asks again."""
 _MANAGERS = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
@@ -75,6 +77,7 @@ class TelegramAdapter:
         base_url: str | None = None,
         poll_timeout: float = 10.0,
         max_retries: int = 5,
+        receiver: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         if poll_timeout < 1:
             raise ValueError("poll_timeout must be at least 1 second")
@@ -100,6 +103,9 @@ class TelegramAdapter:
         self._sink: EventSink | None = None
         self._closed = asyncio.Event()
         self._polling: asyncio.Task[None] | None = None
+        self._receiver = receiver
+        self._receiving_as = f"telegram:{token.partition(':')[0]}"
+        """The lease name polling this bot goes by (its numeric id, never the secret)."""
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(character_bots={sorted(self._character_bots)!r})"
@@ -122,6 +128,7 @@ class TelegramAdapter:
             bots={str(character): str(bot_token) for character, bot_token in bots.items()},
             base_url=options.get("base_url"),
             poll_timeout=float(options.get("poll_timeout", 10.0)),
+            receiver=context.receiver,
         )
 
     @property
@@ -156,10 +163,16 @@ class TelegramAdapter:
         offset moves past an update only after its message was handed to botkit (which
         stores it before it returns): a process killed in between is sent the update again
         on its next start, and botkit drops what it already has.
+
+        Telegram answers one poller of a bot at a time; where several processes run the
+        bot, the one holding the bot's lease polls, the others only send.
         """
         offset: int | None = None
         failures = 0
         while True:
+            if not await self._may_poll():
+                await asyncio.sleep(RECEIVER_WAIT_S)
+                continue
             try:
                 updates = await self._shared.get_updates(
                     offset=offset,
@@ -179,6 +192,16 @@ class TelegramAdapter:
             for update in updates:
                 await self._application.process_update(update)
                 offset = update.update_id + 1
+
+    async def _may_poll(self) -> bool:
+        """Whether this process polls the bot now (no answer from the store: not now)."""
+        if self._receiver is None:
+            return True
+        try:
+            return await self._receiver(self._receiving_as)
+        except Exception as error:
+            log.warning("telegram: cannot tell whether to poll (%s); asking again", error)
+            return False
 
     async def _connect(self, connecting: Awaitable[None], setting: str) -> None:
         """Wait for a bot's first answer from Telegram; a refused token names its setting."""

@@ -38,10 +38,12 @@ async def open_memory(
     cast_of: CastLookup,
     notes_backend: ChatBackend | None = None,
     embedder: Embedder | None = None,
+    owner: str | None = None,
 ) -> MemoryService:
     """Open the vector index, load the embedder and return the (not yet started) service.
 
-    ``notes_backend`` writes observations (none are written without one).
+    ``notes_backend`` writes observations (none are written without one); ``owner`` is
+    this process's lease owner where several processes share the store.
 
     Raises:
         VectorIndexError: Chroma cannot be opened or reached.
@@ -75,4 +77,5 @@ async def open_memory(
         cast_of=cast_of,
         settings=settings,
         notes=notes,
+        owner=owner,
     )

@@ -1,16 +1,15 @@
-"""Memory's tables in the store's SQLite database: records, their witnesses and full text.
+"""Memory's tables in the store's database: records, their witnesses and full text.
 
-SQLite is the memory's source of truth: the vector index only ever holds copies of rows
+The database is the memory's source of truth: the vector index only ever holds copies of rows
 here (keyed by row id), so a lost or rebuilt index is re-filled from these tables.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botkit.events import ChannelKey
@@ -18,7 +17,8 @@ from botkit.memory.holdings import Holdings
 from botkit.memory.records import Memory, MemoryKind, Scope
 from botkit.stopwords import STOP_WORDS
 from botkit.store import Store
-from botkit.store.sqlite import utc_text
+from botkit.store.connection import Session
+from botkit.store.store import utc_text
 
 __all__ = ["MemoryLedger", "PendingTurn"]
 
@@ -102,14 +102,52 @@ _NEIGHBOURS = (
     " WHERE kind = 'turn' AND channel = ?"
 )
 _CANDIDATE_FACTOR = 2
+_BY_LENGTH = 1
+"""``ts_rank``'s normalisation dividing by 1 + log(words): like BM25, a match in a short
+text counts for more."""
+
+
+def telling_words(text: str) -> list[str]:
+    """The words of ``text`` a search looks for, once each (stop words left out unless
+    nothing else is left)."""
+    words = dict.fromkeys(word.casefold() for word in _WORD.findall(text))
+    return [word for word in words if word not in STOP_WORDS] or list(words)
 
 
 def match_expression(text: str) -> str:
     """An FTS5 query matching any telling word of ``text`` (each word quoted, so none is
-    syntax; stop words left out unless nothing else is left)."""
-    words = dict.fromkeys(word.casefold() for word in _WORD.findall(text))
-    telling = [word for word in words if word not in STOP_WORDS] or list(words)
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in telling)
+    syntax)."""
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in telling_words(text))
+
+
+def _sqlite_search(words: Sequence[str], *, neighbours: float) -> tuple[str, str]:
+    """A query for memory ids, speakers and scores (lower is better) matching any of
+    ``words``, open for more conditions on alias ``m``; and its FTS5 expression."""
+    expression = " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    if neighbours <= 0:
+        expression = f"{{speaker_name text}} : ({expression})"
+    weights = f"1, 1, {neighbours:g}, {neighbours:g}"
+    sql = (
+        f"SELECT m.id, m.speaker_name, bm25(memories_text, {weights}) AS score"
+        " FROM memories_text JOIN memories m ON m.id = memories_text.rowid"
+        " WHERE memories_text MATCH ?"
+    )
+    return sql, expression
+
+
+def _postgres_search(words: Sequence[str], *, neighbours: float) -> tuple[str, str]:
+    """As :func:`_sqlite_search`, on Postgres's text search (``ts_rank``, English stemming):
+    speaker and text weigh 1, the neighbouring turns ``neighbours`` (at most 1); and the
+    search text."""
+    weight = min(max(neighbours, 0.0), 1.0)
+    words_column = "m.words" if weight > 0 else "ts_filter(m.words, '{a}')"
+    sql = (
+        "SELECT m.id, m.speaker_name,"
+        f" -ts_rank('{{0, 0, {weight:g}, 1}}', {words_column}, q, {_BY_LENGTH}) AS score"
+        " FROM memories m, websearch_to_tsquery('english', ?) q"
+        f" WHERE {words_column} @@ q"
+    )
+    return sql, " or ".join(words)
 
 
 def _names_in(text: str, names: Iterable[str]) -> set[str]:
@@ -124,10 +162,15 @@ def _names_in(text: str, names: Iterable[str]) -> set[str]:
 
 
 class MemoryLedger:
-    """Reads and writes memory records in the store, always within a scope."""
+    """Reads and writes memory records in the store, always within a scope.
 
-    def __init__(self, store: Store) -> None:
+    Where several processes share the store, ``owner`` names this process's channel
+    leases: it remembers, indexes and observes only the channels no other process holds.
+    """
+
+    def __init__(self, store: Store, *, owner: str | None = None) -> None:
         self._store = store
+        self._owner = owner
         self._holdings = Holdings()
         self._holdings_complete = False
 
@@ -137,7 +180,8 @@ class MemoryLedger:
         Writes meanwhile are counted too: counting the same memory twice changes nothing.
         """
         rows = await self._store.fetch(
-            "SELECT channel, min(CASE WHEN kind = 'turn' THEN time END), max(kind <> 'turn')"
+            "SELECT channel, min(CASE WHEN kind = 'turn' THEN time END),"
+            " max(CASE WHEN kind <> 'turn' THEN 1 ELSE 0 END)"
             " FROM memories GROUP BY channel"
         )
         for channel_text, oldest_turn, has_notes in rows:
@@ -162,12 +206,33 @@ class MemoryLedger:
             return True
         return self._holdings.holds_any(scope)
 
+    def _not_elsewhere(self, alias: str) -> tuple[str, list[Any]]:
+        """A condition (on ``alias``'s channel) leaving out channels another process holds."""
+        if self._owner is None:
+            return "", []
+        return (
+            " AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.name = "
+            f"{alias}.channel AND l.owner <> ? AND l.expires >= ?)",
+            [self._owner, utc_text(datetime.now(UTC))],
+        )
+
+    async def held_elsewhere(self, channel: ChannelKey) -> bool:
+        """Whether another process holds ``channel`` (so it remembers and observes it)."""
+        if self._owner is None:
+            return False
+        row = await self._store.fetch_one(
+            "SELECT 1 FROM leases WHERE name = ? AND owner <> ? AND expires >= ?",
+            (str(channel), self._owner, utc_text(datetime.now(UTC))),
+        )
+        return row is not None
+
     async def pending_turns(self, limit: int) -> list[PendingTurn]:
         """Stored turns not yet remembered, oldest first."""
+        condition, parameters = self._not_elsewhere("t")
         rows = await self._store.fetch(
-            "SELECT seq, channel, speaker_id, speaker_name, is_character, text, time"
-            " FROM turns WHERE remembered = 0 ORDER BY seq LIMIT ?",
-            (limit,),
+            "SELECT t.seq, t.channel, t.speaker_id, t.speaker_name, t.is_character, t.text,"
+            f" t.time FROM turns t WHERE t.remembered = 0{condition} ORDER BY t.seq LIMIT ?",
+            (*parameters, limit),
         )
         return [_pending(row) for row in rows]
 
@@ -188,7 +253,7 @@ class MemoryLedger:
         neighbours = [(turn.seq, str(turn.channel), turn.seq) for turn, _, _ in turns]
         marked = [(turn.seq, str(turn.channel)) for turn, _, _ in turns]
 
-        def remember(db: sqlite3.Connection) -> None:
+        def remember(db: Session) -> None:
             db.executemany(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server,"
                 " speaker_id, speaker_name, witnesses, text, time, importance, before_text)"
@@ -233,7 +298,7 @@ class MemoryLedger:
             outcome = await db.execute(
                 "INSERT INTO memories (turn_seq, kind, channel, platform, server, speaker_id,"
                 " speaker_name, witnesses, text, time, importance)"
-                " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     kind,
                     str(channel),
@@ -247,10 +312,10 @@ class MemoryLedger:
                     importance,
                 ),
             )
-            note_id = int(outcome.lastrowid or 0)
+            note_id = int(outcome.rows[0][0])
             await db.executemany(
-                "INSERT OR IGNORE INTO memory_sources (memory_id, source_id, position)"
-                " SELECT ?, id, ? FROM memories WHERE id = ?",
+                "INSERT INTO memory_sources (memory_id, source_id, position)"
+                " SELECT ?, id, ? FROM memories WHERE id = ? ON CONFLICT DO NOTHING",
                 [(note_id, position, source) for position, source in enumerate(sources)],
             )
         return note_id
@@ -285,9 +350,11 @@ class MemoryLedger:
 
     async def unembedded(self, limit: int) -> list[Memory]:
         """Memories whose vector is not in the vector index yet, oldest first."""
+        condition, parameters = self._not_elsewhere("m")
         rows = await self._store.fetch(
-            f"SELECT {_COLUMNS} FROM memories m WHERE m.embedded = 0 ORDER BY m.id LIMIT ?",
-            (limit,),
+            f"SELECT {_COLUMNS} FROM memories m WHERE m.embedded = 0{condition}"
+            " ORDER BY m.id LIMIT ?",
+            (*parameters, limit),
         )
         return [_memory(row) for row in rows]
 
@@ -316,22 +383,21 @@ class MemoryLedger:
     ) -> list[int]:
         """Ids of the memories in ``scope`` whose words best match ``query``, best first.
 
-        The score is BM25 over the memory's speaker and text, and the turns just before
-        and after it weighted ``neighbours``; plus ``named_speaker`` when ``query`` names
-        the memory's speaker.
+        The score is BM25 (on Postgres, ``ts_rank``) over the memory's speaker and text,
+        and the turns just before and after it weighted ``neighbours``; plus
+        ``named_speaker`` when ``query`` names the memory's speaker.
         """
-        expression = match_expression(query)
-        if not expression:
+        words = telling_words(query)
+        if not words:
             return []
-        if neighbours <= 0:
-            expression = f"{{speaker_name text}} : ({expression})"
         where, parameters = _scope_sql(scope)
-        weights = f"1, 1, {neighbours:g}, {neighbours:g}"
+        if self._store.dialect == "postgres":
+            sql, found = _postgres_search(words, neighbours=neighbours)
+        else:
+            sql, found = _sqlite_search(words, neighbours=neighbours)
         rows = await self._store.fetch(
-            f"SELECT m.id, m.speaker_name, bm25(memories_text, {weights}) AS score"
-            " FROM memories_text JOIN memories m ON m.id = memories_text.rowid"
-            f" WHERE memories_text MATCH ? AND {where} ORDER BY score LIMIT ?",
-            (expression, *parameters, limit * _CANDIDATE_FACTOR),
+            f"{sql} AND {where} ORDER BY score LIMIT ?",
+            (found, *parameters, limit * _CANDIDATE_FACTOR),
         )
         named = _names_in(query, {str(row[1]) for row in rows})
         scored = [

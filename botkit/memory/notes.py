@@ -143,6 +143,8 @@ class NoteTaker:
         while self._channels:
             channel = self._channels.pop()
             self._waiting.pop(channel, None)
+            if await ledger.held_elsewhere(channel):
+                continue
             key = f"notes:{channel}"
             mark = int(await ledger.setting(key) or 0)
             turns = await ledger.turns_after(channel, mark, self._every + 1)

@@ -86,9 +86,12 @@ class MemoryService:
         cast_of: CastLookup,
         settings: MemorySettings,
         notes: NoteTaker | None = None,
+        owner: str | None = None,
     ) -> None:
+        """``owner``: this process's lease owner where several share the store (see
+        :class:`MemoryLedger`)."""
         self.settings = settings
-        self.ledger = MemoryLedger(store)
+        self.ledger = MemoryLedger(store, owner=owner)
         self.vectors = vectors
         self._embedder = VectorCache(embedder)
         self.lore = LoreRetriever(self._embedder)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from botkit.store.sqlite import EventStatus, Store, StoredTurn, StoreError
+from botkit.store.store import EventStatus, Store, StoredTurn, StoreError
 
 __all__ = ["EventStatus", "Store", "StoreError", "StoredTurn"]

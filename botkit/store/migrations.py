@@ -1,4 +1,4 @@
-"""The store's schema history: ordered migrations, tracked by ``PRAGMA user_version``.
+"""The SQLite store's schema history: ordered migrations, tracked by ``PRAGMA user_version``.
 
 Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``. Released
 migrations never change; a new schema is a new migration appended at the end.
@@ -200,5 +200,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         # How far the answers to a message got (which speakers already replied), saved with
         # each reply so that a restart resumes with the next speaker.
         "ALTER TABLE events ADD COLUMN progress TEXT",
+    ),
+    (
+        # Which process answers a channel, where several share one database: the owner
+        # renews its lease; another takes the channel once the lease has run out.
+        """
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX leases_by_owner ON leases (owner)",
     ),
 )

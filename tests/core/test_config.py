@@ -162,3 +162,61 @@ def test_a_config_nested_too_deep_or_too_large_is_one_clear_error(tmp_path: Path
     with pytest.raises(ConfigError) as sized:
         load_config(large)
     assert "larger than" in str(sized.value)
+
+
+def test_the_store_defaults_to_the_data_folder_with_fifteen_second_leases() -> None:
+    config = parse_config({})
+    assert (config.store_url, config.lease_seconds) == (None, 15)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://botkit:secret@127.0.0.1:5432/botkit",
+        "postgres://botkit@db.internal/botkit",
+        "sqlite:///var/lib/botkit/botkit.sqlite3",
+        "sqlite:////var/lib/botkit/botkit.sqlite3",
+    ],
+)
+def test_the_store_url_may_name_postgres_or_an_sqlite_file(url: str) -> None:
+    config = parse_config({"store": {"url": url, "lease_seconds": 30}})
+    assert (config.store_url, config.lease_seconds) == (url, 30)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://db/botkit",
+        "/var/lib/botkit.sqlite3",
+        "sqlite://relative.db",
+        "sqlite:///",
+        "",
+        5432,
+        ["x"],
+    ],
+)
+def test_a_bad_store_url_is_a_clear_error(url: object) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"store": {"url": url}})
+    assert raised.value.problems == ["store.url: expected postgresql://… or sqlite:///path"]
+
+
+@pytest.mark.parametrize("seconds", [2, 3600])
+def test_lease_seconds_may_be_anything_from_two_to_an_hour(seconds: int) -> None:
+    assert parse_config({"store": {"lease_seconds": seconds}}).lease_seconds == seconds
+
+
+@pytest.mark.parametrize("seconds", [1, 0, -5, 3601, 2.5, "15", True])
+def test_bad_lease_seconds_are_a_clear_error(seconds: object) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"store": {"lease_seconds": seconds}})
+    assert raised.value.problems == ["store.lease_seconds: expected a whole number 2..3600"]
+
+
+def test_the_store_section_names_its_unknown_settings_and_bad_shape() -> None:
+    with pytest.raises(ConfigError) as unknown:
+        parse_config({"store": {"url": "sqlite:///x.db", "lease": 10}})
+    assert unknown.value.problems == ["store.lease: unknown setting"]
+    with pytest.raises(ConfigError) as shaped:
+        parse_config({"store": "postgresql://db/botkit"})
+    assert shaped.value.problems == ["store: expected a mapping, found str"]

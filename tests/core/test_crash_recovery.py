@@ -152,7 +152,7 @@ CHAIN_SPEAKERS = [speaker for speaker, _ in EXPECTED_CHAIN]
 
 
 async def test_twenty_random_kills_answer_every_message_by_every_speaker_once(
-    tmp_path: Path, pack_dir: Path
+    tmp_path: Path, pack_dir: Path, database: str
 ) -> None:
     kills, messages = 20, 30
     log = tmp_path / "platform.jsonl"
@@ -166,6 +166,8 @@ async def test_twenty_random_kills_answer_every_message_by_every_speaker_once(
                 "seed": 13,
                 "kills": kills,
                 "messages": messages,
+                "store": {"url": database if "://" in database else f"sqlite:///{database}"}
+                | ({"lease_seconds": 2} if database.startswith("postgresql://") else {}),
             }
         )
     )
@@ -207,7 +209,7 @@ async def test_twenty_random_kills_answer_every_message_by_every_speaker_once(
     assert sorted(answered) == sorted(f"msg-{n}" for n in range(1, messages + 1))
     assert all(chain == EXPECTED_CHAIN for chain in answered.values())
 
-    async with await Store.open(tmp_path / "data" / "botkit.sqlite3") as store:
+    async with await Store.open(database) as store:
         turns = await store.recent_turns(ROOM, 10 * messages)
         assert await store.unfinished_messages() == []
     assert [t.speaker_id if t.is_character else t.text for t in turns] == [

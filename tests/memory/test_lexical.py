@@ -12,18 +12,17 @@ from botkit.events import Author
 from botkit.memory.ledger import MemoryLedger
 from botkit.memory.ranking import fuse
 from botkit.memory.records import Scope
-from botkit.store import Store
+from botkit.store import EventStatus, Store
 from botkit.store import sqlite as store_module
 from botkit.store.migrations import MIGRATIONS
-from botkit.store.sqlite import EventStatus
 from tests.store.helpers import ROOM, message
 
 EVERYONE = Scope(ROOM.platform, ROOM.server, ROOM)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "botkit.db") as opened:
+async def store(database: str) -> AsyncIterator[Store]:
+    async with await Store.open(database) as opened:
         yield opened
 
 
@@ -83,7 +82,11 @@ async def test_a_named_speakers_turns_come_before_better_matches_of_others(
         names = {m.id: m.speaker_name for m in await ledger.get(ids, EVERYONE)}
         return [names[i] for i in ids]
 
-    assert await speakers(0.0) == ["Tom", "Ann", "Tom", "Tom"]
+    # By words alone Ann's goat-filled line beats one of Tom's (BM25 on SQLite ranks it
+    # second, Postgres's ts_rank third); naming Tom puts all his turns first.
+    assert (await speakers(0.0)).index("Ann") < 3
+    if store.dialect == "sqlite":
+        assert await speakers(0.0) == ["Tom", "Ann", "Tom", "Tom"]
     assert await speakers(3.0) == ["Tom", "Tom", "Tom", "Ann"]
 
 

@@ -1,9 +1,9 @@
-"""A fresh store in a file under the test's temporary directory."""
+"""A fresh store of each kind (the ``database`` fixture): an SQLite file under the test's
+temporary directory, and a database of its own on the test run's Postgres server."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -11,13 +11,7 @@ from botkit.store import Store
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    """Where the test's database lives (created by the first open)."""
-    return tmp_path / "data" / "botkit.sqlite3"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
+async def store(database: str) -> AsyncIterator[Store]:
     """An open, migrated store, closed after the test."""
-    async with await Store.open(db_path) as opened:
+    async with await Store.open(database) as opened:
         yield opened

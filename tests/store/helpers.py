@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from botkit.events import Author, ChannelKey, MessageEvent
+from tests.support.postgres import run_sql
 
 __all__ = ["ANN", "ROOM", "START", "THREAD", "message", "raw"]
 
@@ -31,9 +32,12 @@ def message(n: int, channel: ChannelKey = ROOM, **fields: Any) -> MessageEvent:
     return MessageEvent(**values)
 
 
-def raw(path: Path, sql: str, *parameters: Any) -> list[Any]:
-    """Run one statement on the database file through a separate plain connection."""
-    connection = sqlite3.connect(path)
+def raw(where: str | Path, sql: str, *parameters: Any) -> list[Any]:
+    """Run one statement on the database (a file or a Postgres URL) through a separate
+    plain connection."""
+    if str(where).startswith("postgresql://"):
+        return run_sql(str(where), sql, *parameters)
+    connection = sqlite3.connect(where)
     try:
         with connection:
             return connection.execute(sql, parameters).fetchall()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from botkit.store.connection import GROUP_MOST, SqliteConnection
+from botkit.store.connection import GROUP_MOST, SqliteDriver, ThreadConnection
 
 
 @pytest.fixture
-async def connection(tmp_path: Path) -> SqliteConnection:
-    opened = await SqliteConnection.connect(str(tmp_path / "db.sqlite3"))
+async def connection(tmp_path: Path) -> ThreadConnection:
+    opened = await ThreadConnection.connect(SqliteDriver(str(tmp_path / "db.sqlite3")))
     await opened.execute("PRAGMA journal_mode = WAL")
     await opened.execute("CREATE TABLE items (name TEXT UNIQUE)")
     return opened
@@ -28,14 +28,14 @@ def insert(name: str):  # type: ignore[no-untyped-def]
     return work
 
 
-async def names(connection: SqliteConnection) -> list[str]:
+async def names(connection: ThreadConnection) -> list[str]:
     return [row[0] for row in (await connection.execute("SELECT name FROM items")).rows]
 
 
 HELD: set[asyncio.Future[None]] = set()
 
 
-async def hold_thread(connection: SqliteConnection) -> threading.Event:
+async def hold_thread(connection: ThreadConnection) -> threading.Event:
     """Keep the connection's thread busy until the returned event is set, so the jobs
     handed over meanwhile wait in its queue together."""
     started, release = threading.Event(), threading.Event()
@@ -52,7 +52,7 @@ async def hold_thread(connection: SqliteConnection) -> threading.Event:
 
 
 async def test_transactions_waiting_together_are_committed_together(
-    connection: SqliteConnection, tmp_path: Path
+    connection: ThreadConnection, tmp_path: Path
 ) -> None:
     seen_outside: list[int] = []
 
@@ -75,7 +75,7 @@ async def test_transactions_waiting_together_are_committed_together(
     await connection.close()
 
 
-async def test_a_failing_transaction_is_rolled_back_alone(connection: SqliteConnection) -> None:
+async def test_a_failing_transaction_is_rolled_back_alone(connection: ThreadConnection) -> None:
     def insert_then_fail(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO items VALUES ('lost')")
         raise ValueError("the work failed")
@@ -96,7 +96,7 @@ async def test_a_failing_transaction_is_rolled_back_alone(connection: SqliteConn
     await connection.close()
 
 
-async def test_work_runs_in_the_order_it_was_handed_over(connection: SqliteConnection) -> None:
+async def test_work_runs_in_the_order_it_was_handed_over(connection: ThreadConnection) -> None:
     release = await hold_thread(connection)
     order: list[str] = []
 
@@ -121,7 +121,7 @@ async def test_work_runs_in_the_order_it_was_handed_over(connection: SqliteConne
 
 
 async def test_more_transactions_than_a_group_holds_all_commit(
-    connection: SqliteConnection,
+    connection: ThreadConnection,
 ) -> None:
     release = await hold_thread(connection)
     count = GROUP_MOST * 2 + 3
@@ -133,13 +133,13 @@ async def test_more_transactions_than_a_group_holds_all_commit(
     await connection.close()
 
 
-async def test_a_closed_connection_refuses_work(connection: SqliteConnection) -> None:
+async def test_a_closed_connection_refuses_work(connection: ThreadConnection) -> None:
     await connection.close()
     await connection.close()
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+    with pytest.raises(ConnectionError, match="closed"):
         await connection.execute("SELECT 1")
 
 
 async def test_a_file_that_cannot_be_opened_raises(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
-        await SqliteConnection.connect(str(tmp_path / "missing" / "db.sqlite3"))
+        await ThreadConnection.connect(SqliteDriver(str(tmp_path / "missing" / "db.sqlite3")))

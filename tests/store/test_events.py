@@ -133,7 +133,7 @@ async def test_pruning_forgets_old_handled_event_ids_only(store: Store) -> None:
     assert await store.claim_event("cmd-1", ROOM)
 
 
-async def test_five_hundred_concurrent_writers_all_land(store: Store, db_path: Path) -> None:
+async def test_five_hundred_concurrent_writers_all_land(store: Store, database: str) -> None:
     channels = [ChannelKey("test", f"server-{n % 7}", f"channel-{n}") for n in range(500)]
     events = [message(n, channel=channel) for n, channel in enumerate(channels)]
     results = await asyncio.gather(*(store.record_incoming(event) for event in events))
@@ -141,13 +141,15 @@ async def test_five_hundred_concurrent_writers_all_land(store: Store, db_path: P
     counts = await asyncio.gather(*(store.count_turns(channel) for channel in channels))
     assert set(counts) == {1}
     assert await store.unfinished_messages() == events
-    per_server = raw(db_path, "SELECT server, count(*) FROM turns GROUP BY platform, server")
+    per_server = raw(database, "SELECT server, count(*) FROM turns GROUP BY platform, server")
     assert sum(count for _, count in per_server) == 500
     assert len(per_server) == 7
 
 
-async def test_two_connections_share_the_file_without_losing_or_doubling(db_path: Path) -> None:
-    async with await Store.open(db_path) as one, await Store.open(db_path) as other:
+async def test_two_connections_share_the_database_without_losing_or_doubling(
+    database: str,
+) -> None:
+    async with await Store.open(database) as one, await Store.open(database) as other:
         shared = [message(n) for n in range(20)]
         own = [message(n, channel=THREAD) for n in range(100)]
         results = await asyncio.gather(
@@ -165,7 +167,7 @@ async def test_two_connections_share_the_file_without_losing_or_doubling(db_path
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 async def test_a_killed_process_leaves_its_message_stored_once_and_unfinished(
-    db_path: Path,
+    database: str,
 ) -> None:
     handled = message(1)
     unfinished = message(
@@ -179,16 +181,17 @@ async def test_a_killed_process_leaves_its_message_stored_once_and_unfinished(
         sys.executable,
         "-c",
         CHILD,
-        str(db_path),
+        database,
         pickle.dumps((handled, unfinished)).hex(),
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stderr=asyncio.subprocess.PIPE,
     )
     _, errors = await child.communicate()
     assert child.returncode == -signal.SIGKILL, errors.decode()
-    assert await asyncio.to_thread(Path(f"{db_path}-wal").exists)
+    if not database.startswith("postgresql://"):
+        assert await asyncio.to_thread(Path(f"{database}-wal").exists)
 
-    async with await Store.open(db_path) as store:
+    async with await Store.open(database) as store:
         turns = await store.recent_turns(ROOM, 10)
         assert [(t.message_id, t.speaker_name) for t in turns] == [("m-1", "Ann"), ("m-2", "Bo")]
         assert await store.unfinished_messages() == [unfinished]

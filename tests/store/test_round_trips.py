@@ -36,20 +36,21 @@ async def test_a_message_just_recorded_has_no_progress_without_a_read(store: Sto
     await store.record_incoming(event)
     reads = count_reads(store)
     assert await store.progress_of(event.event_id) is None
-    assert reads == []
+    # Where other processes share the database, one of them may have begun the answers.
+    assert len(reads) == (1 if store.shared else 0)
     progress = ChainProgress(event.event_id, ("mira", "bram"), done=1, turns=1)
     await store.save_progress(progress)
     assert await store.progress_of(event.event_id) == progress
-    assert len(reads) == 1
+    assert len(reads) == (2 if store.shared else 1)
 
 
-async def test_progress_stored_by_an_earlier_run_is_read(db_path: Path) -> None:
+async def test_progress_stored_by_an_earlier_run_is_read(database: str) -> None:
     event = message(1)
     progress = ChainProgress(event.event_id, ("mira",), done=1, turns=1, spoke=True)
-    async with await Store.open(db_path) as store:
+    async with await Store.open(database) as store:
         await store.record_incoming(event)
         await store.save_progress(progress)
-    async with await Store.open(db_path) as store:
+    async with await Store.open(database) as store:
         assert await store.progress_of(event.event_id) == progress
         await store.finish_event(event.event_id)
         assert await store.progress_of(event.event_id) is None

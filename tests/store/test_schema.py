@@ -1,4 +1,6 @@
-"""Opening the store: pragmas, migrations, and clear errors for files it cannot use."""
+"""Opening the SQLite store: pragmas, migrations, and clear errors for files it cannot use.
+
+Postgres's side is in test_postgres.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from botkit.store.migrations import MIGRATIONS
 from tests.store.helpers import ROOM, message, raw
 
 LATEST = len(MIGRATIONS)
+
+
+@pytest.fixture
+def database(db_path: Path) -> str:
+    """The SQLite file alone: this module is about it."""
+    return str(db_path)
 
 
 def overwrite(path: Path, offset: int, data: bytes) -> None:

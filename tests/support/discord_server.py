@@ -5,11 +5,15 @@ Real discord.py talks to it after ``discord.http.Route.BASE`` and
 records what the bot posts, echoes webhook and bot messages back as MESSAGE_CREATE (as
 Discord does), answers 429 with ``retry_after`` and a ``Via`` header on demand, and can
 drop the connection so the client RESUMEs and receives missed dispatches again.
+
+It shards as Discord does: each IDENTIFY opens a session for its ``shard: [id, count]``
+(``[0, 1]`` without one), which hears only of the guilds on that shard
+(``(guild_id >> 22) % count == id``) and receives only their dispatches; direct messages
+go to shard 0. Several sessions, of one client or of several, run side by side.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 GUILD_ID = "900000000000000001"
+"""The guild every fake starts with (on shard 1 of 2, shard 3 of 4)."""
 CHANNEL_ID = "900000000000000002"
 THREAD_ID = "900000000000000003"
 BOT_ID = "900000000000000009"
@@ -27,6 +32,11 @@ MANAGE_GUILD = 1 << 5
 EPHEMERAL = 1 << 6
 """The message flag that shows a message to the interaction's user alone."""
 EVERYTHING = (1 << 41) - 1
+SESSION_STARTS = 1000
+"""IDENTIFYs a bot may send a day; ``/gateway/bot`` reports what is left."""
+DAY_MS = 24 * 60 * 60 * 1000
+_GUILD_EVENTS = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")
+"""Dispatches whose guild is the ``id`` of their data, not a ``guild_id``."""
 
 
 def _now() -> str:
@@ -43,6 +53,41 @@ def user(user_id: str, name: str, *, bot: bool = False) -> dict[str, Any]:
         "avatar": None,
         "bot": bot,
     }
+
+
+def shard_of(guild_id: str, shard_count: int) -> int:
+    """The shard that receives a guild's events, as Discord assigns it."""
+    return (int(guild_id) >> 22) % shard_count
+
+
+@dataclass
+class Guild:
+    """A guild the bot is in: its text channels, and its threads by id with their parent."""
+
+    id: str
+    name: str
+    channels: list[str]
+    threads: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    """One gateway session: its shard, its sequence, and every dispatch it was sent (which
+    a RESUME replays); ``socket`` is None while its client is disconnected."""
+
+    session_id: str
+    shard_id: int
+    shard_count: int
+    socket: web.WebSocketResponse | None
+    seq: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def owns(self, guild_id: str | None) -> bool:
+        """Whether this session receives the events of ``guild_id`` (None: a direct message,
+        which goes to shard 0)."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return shard_of(guild_id, self.shard_count) == self.shard_id
 
 
 @dataclass
@@ -66,24 +111,48 @@ class FakeDiscord:
     posted: list[Posted] = field(default_factory=list)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    """The slash commands registered last (in whichever guild)."""
+    guild_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The slash commands registered in each guild, by guild id."""
+    guilds: dict[str, Guild] = field(
+        default_factory=lambda: {
+            GUILD_ID: Guild(GUILD_ID, "Gullhaven", [CHANNEL_ID], {THREAD_ID: CHANNEL_ID})
+        }
+    )
+    sessions: list[Session] = field(default_factory=list)
+    """Every session identified so far, in order (disconnected ones included)."""
     identifies: int = 0
     resumes: int = 0
+    recommended_shards: int = 1
+    """The shard count ``/gateway/bot`` recommends."""
     refuse_token: bool = False
     """Answer 401 to the login, as Discord does for a wrong token."""
     replay_overlap: int = 0
     """On RESUME, also replay this many dispatches the client already had (a redelivery)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(910000000000000000))
-    _seq: int = 0
-    _sent: list[dict[str, Any]] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _interactions: dict[str, str] = field(default_factory=dict)
+    """The channel of each interaction, by its token."""
     _limits: dict[str, list[float]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     port: int = 0
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def new_id(self) -> str:
         """A fresh snowflake."""
         return str(next(self._ids))
+
+    def add_guild(self, guild_id: str, channel_id: str, name: str = "Elsewhere") -> Guild:
+        """Put the bot in one more guild, with one text channel (before the bot connects)."""
+        guild = Guild(guild_id, name, [channel_id])
+        self.guilds[guild_id] = guild
+        return guild
+
+    def guild_of(self, channel_id: str) -> str:
+        """The id of the guild a channel or thread belongs to."""
+        for guild in self.guilds.values():
+            if channel_id in guild.channels or channel_id in guild.threads:
+                return guild.id
+        raise KeyError(f"no guild has channel {channel_id}")
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
@@ -122,24 +191,37 @@ class FakeDiscord:
         for socket in list(self._sockets):
             await socket.close(code=4000)
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, send: bool = True) -> int:
-        """Record a dispatch with the next sequence number and, if ``send``, deliver it."""
-        self._seq += 1
-        payload = {"op": 0, "t": event, "s": self._seq, "d": data}
-        self._sent.append(payload)
-        if send:
-            for socket in list(self._sockets):
-                await socket.send_str(json.dumps(payload))
-        return self._seq
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, send: bool = True
+    ) -> list[Session]:
+        """Record a dispatch in each session of the shard that owns its guild (or shard 0
+        for a direct message) and, if ``send``, deliver it to those that are connected;
+        returns those sessions."""
+        guild_id = data.get("guild_id", data.get("id") if event in _GUILD_EVENTS else None)
+        owners = [s for s in self.sessions if s.owns(None if guild_id is None else str(guild_id))]
+        for session in owners:
+            await self._send(session, event, data, send=send)
+        return owners
+
+    async def _send(
+        self, session: Session, event: str, data: dict[str, Any], *, send: bool = True
+    ) -> None:
+        """Record a dispatch with the session's next sequence number; deliver it if ``send``
+        and the session is connected."""
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.sent.append(payload)
+        if send and session.socket is not None and not session.socket.closed:
+            await session.socket.send_str(json.dumps(payload))
 
     def message(
         self, author: dict[str, Any], content: str, *, channel_id: str = CHANNEL_ID, **extra: Any
     ) -> dict[str, Any]:
-        """A MESSAGE_CREATE payload."""
+        """A MESSAGE_CREATE payload in ``channel_id`` (a channel or thread of some guild)."""
         return {
             "id": self.new_id(),
             "channel_id": channel_id,
-            "guild_id": GUILD_ID,
+            "guild_id": self.guild_of(channel_id),
             "author": author,
             "content": content,
             "timestamp": _now(),
@@ -160,7 +242,7 @@ class FakeDiscord:
     async def say(
         self, author: dict[str, Any], content: str, *, send: bool = True, **extra: Any
     ) -> dict[str, Any]:
-        """A member writes in the channel."""
+        """A member writes in the channel (``channel_id``, by default the first guild's)."""
         data = self.message(author, content, **extra)
         await self.dispatch("MESSAGE_CREATE", data, send=send)
         return data
@@ -174,13 +256,20 @@ class FakeDiscord:
         permissions: int,
         subcommand: str | None = None,
         resolved: dict[str, Any] | None = None,
+        channel_id: str = CHANNEL_ID,
     ) -> str:
-        """A member runs a slash command; returns the interaction id. ``resolved`` holds
-        the users and members that user options name, as Discord sends them along."""
-        registered = next(c for c in self.commands if c["name"] == name)
+        """A member runs a slash command in ``channel_id``; returns the interaction id.
+        ``resolved`` holds the users and members that user options name, as Discord sends
+        them along."""
+        guild_id = self.guild_of(channel_id)
+        registered = next(
+            c for c in self.guild_commands.get(guild_id, self.commands) if c["name"] == name
+        )
         if subcommand:
             options = [{"name": subcommand, "type": 1, "options": options}]
         interaction_id = self.new_id()
+        token = f"itoken-{interaction_id}"
+        self._interactions[token] = channel_id
         data = {"id": registered["id"], "name": name, "type": 1, "options": options}
         if resolved:
             data["resolved"] = resolved
@@ -190,11 +279,11 @@ class FakeDiscord:
                 "id": interaction_id,
                 "application_id": APP_ID,
                 "type": 2,
-                "token": f"itoken-{interaction_id}",
+                "token": token,
                 "version": 1,
-                "guild_id": GUILD_ID,
-                "channel_id": CHANNEL_ID,
-                "channel": self._channel(CHANNEL_ID),
+                "guild_id": guild_id,
+                "channel_id": channel_id,
+                "channel": self._channel(channel_id),
                 "member": {
                     "user": author,
                     "roles": [],
@@ -219,7 +308,7 @@ class FakeDiscord:
         return {
             "id": channel_id,
             "type": 0,
-            "guild_id": GUILD_ID,
+            "guild_id": self.guild_of(channel_id),
             "name": "tavern",
             "position": 0,
             "permission_overwrites": [],
@@ -227,7 +316,7 @@ class FakeDiscord:
             "parent_id": None,
         }
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, guild: Guild) -> dict[str, Any]:
         me = {
             "user": user(BOT_ID, "botkit", bot=True),
             "roles": [],
@@ -236,30 +325,33 @@ class FakeDiscord:
             "mute": False,
             "flags": 0,
         }
-        thread = {
-            "id": THREAD_ID,
-            "type": 11,
-            "guild_id": GUILD_ID,
-            "name": "side-quest",
-            "parent_id": CHANNEL_ID,
-            "owner_id": "1",
-            "message_count": 0,
-            "member_count": 1,
-            "thread_metadata": {
-                "archived": False,
-                "auto_archive_duration": 1440,
-                "archive_timestamp": _now(),
-                "locked": False,
-            },
-        }
+        threads = [
+            {
+                "id": thread_id,
+                "type": 11,
+                "guild_id": guild.id,
+                "name": "side-quest",
+                "parent_id": parent_id,
+                "owner_id": "1",
+                "message_count": 0,
+                "member_count": 1,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": _now(),
+                    "locked": False,
+                },
+            }
+            for thread_id, parent_id in guild.threads.items()
+        ]
         return {
-            "id": GUILD_ID,
-            "name": "Gullhaven",
+            "id": guild.id,
+            "name": guild.name,
             "owner_id": "1",
             "member_count": 2,
             "roles": [
                 {
-                    "id": GUILD_ID,
+                    "id": guild.id,
                     "name": "@everyone",
                     "permissions": str(EVERYTHING),
                     "position": 0,
@@ -270,8 +362,8 @@ class FakeDiscord:
                     "flags": 0,
                 }
             ],
-            "channels": [self._channel(CHANNEL_ID)],
-            "threads": [thread],
+            "channels": [self._channel(channel_id) for channel_id in guild.channels],
+            "threads": threads,
             "members": [me],
             "emojis": [],
             "stickers": [],
@@ -306,6 +398,9 @@ class FakeDiscord:
                 await self._on_gateway(socket, payload)
         finally:
             self._sockets.remove(socket)
+            for session in self.sessions:
+                if session.socket is socket:
+                    session.socket = None
         return socket
 
     async def _on_gateway(self, socket: web.WebSocketResponse, payload: dict[str, Any]) -> None:
@@ -313,26 +408,45 @@ class FakeDiscord:
         if op == 1:
             await socket.send_str(json.dumps({"op": 11}))
         elif op == 2:
-            self.identifies += 1
-            await self.dispatch(
-                "READY",
-                {
-                    "v": 10,
-                    "user": user(BOT_ID, "botkit", bot=True),
-                    "guilds": [{"id": GUILD_ID, "unavailable": True}],
-                    "session_id": "session-1",
-                    "resume_gateway_url": self.gateway_url,
-                    "application": {"id": APP_ID, "flags": 0},
-                    "shard": payload["d"].get("shard", [0, 1]),
-                },
-            )
-            await self.dispatch("GUILD_CREATE", self._guild())
+            await self._identify(socket, payload["d"])
         elif op == 6:
+            session = next(
+                (s for s in self.sessions if s.session_id == payload["d"]["session_id"]), None
+            )
+            if session is None:
+                await socket.send_str(json.dumps({"op": 9, "d": False}))
+                return
             self.resumes += 1
+            session.socket = socket
             after = (payload["d"]["seq"] or 0) - self.replay_overlap
-            for missed in [p for p in self._sent if p["s"] > after]:
+            for missed in [p for p in session.sent if p["s"] > after]:
                 await socket.send_str(json.dumps(missed))
-            await self.dispatch("RESUMED", {})
+            await self._send(session, "RESUMED", {})
+
+    async def _identify(self, socket: web.WebSocketResponse, identify: dict[str, Any]) -> None:
+        """Open a session for the shard ``identify`` names: READY listing that shard's
+        guilds, then a GUILD_CREATE for each; an impossible shard closes with 4010."""
+        self.identifies += 1
+        shard_id, shard_count = identify.get("shard", [0, 1])
+        if not 0 <= shard_id < shard_count:
+            await socket.close(code=4010, message=b"Invalid shard.")
+            return
+        session = Session(f"session-{len(self.sessions) + 1}", shard_id, shard_count, socket)
+        self.sessions.append(session)
+        guilds = [g for g in self.guilds.values() if session.owns(g.id)]
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": user(BOT_ID, "botkit", bot=True),
+            "guilds": [{"id": g.id, "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": APP_ID, "flags": 0},
+        }
+        if "shard" in identify:
+            ready["shard"] = [shard_id, shard_count]
+        await self._send(session, "READY", ready)
+        for guild in guilds:
+            await self._send(session, "GUILD_CREATE", self._guild(guild))
 
     def _json(self, data: Any, status: int = 200, **headers: str) -> web.Response:
         return web.Response(
@@ -386,15 +500,17 @@ class FakeDiscord:
                     "flags": 0,
                 }
             )
-        if path.startswith("/gateway"):
+        if path == "/gateway":
+            return self._json({"url": self.gateway_url})
+        if path == "/gateway/bot":
             return self._json(
                 {
                     "url": self.gateway_url,
-                    "shards": 1,
+                    "shards": self.recommended_shards,
                     "session_start_limit": {
-                        "total": 1000,
-                        "remaining": 999,
-                        "reset_after": 0,
+                        "total": SESSION_STARTS,
+                        "remaining": max(0, SESSION_STARTS - self.identifies),
+                        "reset_after": DAY_MS if self.identifies else 0,
                         "max_concurrency": 1,
                     },
                 }
@@ -410,6 +526,8 @@ class FakeDiscord:
                 }
                 for c in body
             ]
+            if parts[2:3] == ["guilds"]:
+                self.guild_commands[parts[3]] = self.commands
             return self._json(self.commands)
         if parts[0] == "channels" and parts[2:] == ["webhooks"]:
             if method == "GET":
@@ -422,7 +540,7 @@ class FakeDiscord:
                 "type": 1,
                 "name": body["name"],
                 "channel_id": parts[1],
-                "guild_id": GUILD_ID,
+                "guild_id": self.guild_of(parts[1]),
                 "application_id": APP_ID,
                 "avatar": None,
                 "user": user(BOT_ID, "botkit", bot=True),
@@ -439,9 +557,12 @@ class FakeDiscord:
             await self.dispatch("MESSAGE_CREATE", data)
             return self._json(data)
         if parts[0] == "interactions":
+            channel_id = self._interactions.get(parts[2])
+            if channel_id is None:
+                return self._json({"message": "Unknown interaction", "code": 10062}, 404)
             content = (body.get("data") or {}).get("content", "")
-            self.posted.append(Posted("interaction", CHANNEL_ID, content))
-            reply = self.message(user(BOT_ID, "botkit", bot=True), content)
+            self.posted.append(Posted("interaction", channel_id, content))
+            reply = self.message(user(BOT_ID, "botkit", bot=True), content, channel_id=channel_id)
             return self._json(
                 {
                     "interaction": {
@@ -455,32 +576,44 @@ class FakeDiscord:
                 }
             )
         if parts[0] == "webhooks" and method == "POST":
-            return await self._execute(parts[1], body, request)
+            return await self._execute(parts[1], parts[2], body, request)
         if parts[0] == "webhooks" and method == "PATCH" and parts[1] in self.webhooks:
+            channel_id = self.webhooks[parts[1]]["channel_id"]
             edited = self.message(
                 user(parts[1], "edited", bot=True),
                 body.get("content", ""),
+                channel_id=request.query.get("thread_id") or channel_id,
                 webhook_id=parts[1],
                 id=parts[-1],
             )
-            self.posted.append(Posted("edit", CHANNEL_ID, edited["content"], message_id=parts[-1]))
+            self.posted.append(Posted("edit", channel_id, edited["content"], message_id=parts[-1]))
             return self._json(edited)
         if parts[0] == "webhooks" and method == "PATCH":
+            channel_id = self._interactions.get(parts[2])
+            if channel_id is None:
+                return self._json({"message": "Unknown Webhook", "code": 10015}, 404)
             return self._json(
-                self.message(user(BOT_ID, "botkit", bot=True), body.get("content", ""))
+                self.message(
+                    user(BOT_ID, "botkit", bot=True), body.get("content", ""), channel_id=channel_id
+                )
             )
         return self._json({"message": f"unknown route {method} {path}", "code": 0}, 404)
 
     async def _execute(
-        self, webhook_id: str, body: dict[str, Any], request: web.Request
+        self, webhook_id: str, token: str, body: dict[str, Any], request: web.Request
     ) -> web.StreamResponse:
         if webhook_id == APP_ID:
+            channel_id = self._interactions.get(token)
+            if channel_id is None:
+                return self._json({"message": "Unknown Webhook", "code": 10015}, 404)
             ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
             self.posted.append(
-                Posted("followup", CHANNEL_ID, body.get("content", ""), ephemeral=ephemeral)
+                Posted("followup", channel_id, body.get("content", ""), ephemeral=ephemeral)
             )
             return self._json(
-                self.message(user(BOT_ID, "botkit", bot=True), body.get("content", ""))
+                self.message(
+                    user(BOT_ID, "botkit", bot=True), body.get("content", ""), channel_id=channel_id
+                )
             )
         webhook = self.webhooks.get(webhook_id)
         if webhook is None:

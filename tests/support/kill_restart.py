@@ -126,6 +126,7 @@ async def one_run(setup: dict[str, Any], run: int, kill: Kill | None) -> None:
             "packs": [setup["pack"]],
             "conversation": {"cast": ["mira", "bram", "wren"], "max_hops": 1},
             "memory": {"enabled": False},
+            "store": setup["store"],
         }
     )
     platform = Platform(Path(setup["log"]), run)
@@ -148,7 +149,11 @@ async def one_run(setup: dict[str, Any], run: int, kill: Kill | None) -> None:
 
         store.record_incoming = incoming  # type: ignore[method-assign]
         store.record_reply = reply  # type: ignore[method-assign]
-        await app.wait_idle()
+        # On a shared store the killed run's channel lease must run out before this run
+        # takes the channel and what waits in it.
+        while await store.unfinished_messages():
+            await app.wait_idle()
+            await asyncio.sleep(0.05)
         accepted = await store.fetch(
             "SELECT message_id FROM turns WHERE is_character = 0 ORDER BY seq"
         )

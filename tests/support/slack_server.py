@@ -5,6 +5,11 @@ app Events API callbacks and slash commands signed with the v0 HMAC scheme, as S
 (retries carry ``X-Slack-Retry-Num``). Every ``chat.postMessage`` is recorded and echoed
 back to the app as a bot message, so tests prove echoes are ignored. ``fail_next``
 answers HTTP 429 with an integer ``Retry-After``.
+
+In Socket Mode several connections may be open at once (one app, several processes):
+as Slack does, each envelope goes to one of them (here in turn), and the envelopes a
+connection had not acknowledged when it closed are sent again, with ``retry_attempt``
+counted up, on another.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Posted:
     icon_url: str | None
     thread_ts: str | None
     ts: str
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -57,9 +63,18 @@ class FakeSlack:
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
-    socket: web.WebSocketResponse | None = None
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: list[str] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _turn: itertools.count[int] = field(default_factory=itertools.count)
+    _unacked: dict[str, tuple[web.WebSocketResponse, dict[str, Any]]] = field(default_factory=dict)
+    _waiting: list[dict[str, Any]] = field(default_factory=list)
+    """Envelopes sent again while no connection was open."""
+
+    @property
+    def socket(self) -> web.WebSocketResponse | None:
+        """The first open Socket Mode connection, if any."""
+        return self.sockets[0] if self.sockets else None
 
     async def start(self) -> None:
         """Serve the Web API on a free loopback port."""
@@ -154,41 +169,71 @@ class FakeSlack:
         return await self._signed(body, {"Content-Type": "application/x-www-form-urlencoded"})
 
     async def _envelope(self, kind: str, payload: dict[str, Any], retry: int) -> None:
-        assert self.socket is not None
-        envelope_id = str(uuid.uuid4())
-        await self.socket.send_str(
-            json.dumps(
-                {
-                    "envelope_id": envelope_id,
-                    "type": kind,
-                    "payload": payload,
-                    "accepts_response_payload": kind == "slash_commands",
-                    "retry_attempt": retry,
-                    "retry_reason": "timeout" if retry else "",
-                }
-            )
+        await self._deliver(
+            {
+                "envelope_id": str(uuid.uuid4()),
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind == "slash_commands",
+                "retry_attempt": retry,
+                "retry_reason": "timeout" if retry else "",
+            }
         )
+
+    async def _deliver(self, envelope: dict[str, Any]) -> None:
+        """Send ``envelope`` on the next open connection, keeping it until acknowledged."""
+        while self.sockets:
+            socket = self.sockets[next(self._turn) % len(self.sockets)]
+            self._unacked[envelope["envelope_id"]] = (socket, envelope)
+            try:
+                await socket.send_str(json.dumps(envelope))
+            except (ConnectionError, RuntimeError):
+                await self._closed(socket)
+                continue
+            return
+        self._waiting.append(envelope)
+
+    async def _closed(self, socket: web.WebSocketResponse) -> None:
+        """A connection went away: send what it left unacknowledged on another."""
+        if socket in self.sockets:
+            self.sockets.remove(socket)
+        if not self.sockets:
+            self.connected.clear()
+        left = [e for s, e in self._unacked.values() if s is socket]
+        for envelope in left:
+            del self._unacked[envelope["envelope_id"]]
+            await self._deliver(
+                envelope
+                | {"retry_attempt": envelope["retry_attempt"] + 1, "retry_reason": "timeout"}
+            )
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
         """The Socket Mode connection: hello, then envelopes; the app acknowledges each."""
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
-        self.socket = socket
+        self.sockets.append(socket)
         await socket.send_str(
             json.dumps(
                 {
                     "type": "hello",
-                    "num_connections": 1,
+                    "num_connections": len(self.sockets),
                     "connection_info": {"app_id": "A0BOTKIT"},
                     "debug_info": {"host": "fake"},
                 }
             )
         )
         self.connected.set()
-        async for frame in socket:
-            if frame.type == aiohttp.WSMsgType.TEXT:
-                self.acks.append(json.loads(frame.data).get("envelope_id", ""))
-        self.socket = None
+        waiting, self._waiting = self._waiting, []
+        for envelope in waiting:
+            await self._deliver(envelope)
+        try:
+            async for frame in socket:
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    envelope_id = json.loads(frame.data).get("envelope_id", "")
+                    self.acks.append(envelope_id)
+                    self._unacked.pop(envelope_id, None)
+        finally:
+            await self._closed(socket)
         return socket
 
     async def _signed(self, body: str, headers: dict[str, str]) -> int:
@@ -257,10 +302,37 @@ class FakeSlack:
             return web.json_response({"ok": True, "users": sorted(self.group_members)})
         if method == "chat.postMessage":
             return web.json_response(await self._post(params))
+        if method in ("conversations.history", "conversations.replies"):
+            return web.json_response(self._history(params, thread=method.endswith("replies")))
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+
+    def _history(self, params: dict[str, Any], *, thread: bool) -> dict[str, Any]:
+        """The app's posts in a channel (or one thread) after ``oldest``, newest first;
+        their metadata only with ``include_all_metadata``."""
+        oldest = float(params.get("oldest", 0))
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = [
+            {"type": "message", "subtype": "bot_message", "bot_id": BOT_ID, "text": p.text}
+            | {"ts": p.ts, "username": p.username}
+            | ({"metadata": p.metadata} if with_metadata and p.metadata else {})
+            for p in reversed(self.posted)
+            if p.channel == params["channel"]
+            and float(p.ts) > oldest
+            and (not thread or p.thread_ts == params.get("ts"))
+        ]
+        start = int(params.get("cursor") or 0)
+        end = start + int(params.get("limit", 100))
+        more = {"next_cursor": str(end)} if end < len(messages) else {}
+        return {
+            "ok": True,
+            "messages": messages[start:end],
+            "has_more": bool(more),
+            "response_metadata": more,
+        }
 
     async def _post(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = self.new_ts()
+        metadata = params.get("metadata")
         posted = Posted(
             str(params["channel"]),
             str(params["text"]),
@@ -268,6 +340,7 @@ class FakeSlack:
             params.get("icon_url"),
             params.get("thread_ts"),
             ts,
+            json.loads(metadata) if isinstance(metadata, str) else metadata,
         )
         self.posted.append(posted)
         message = {

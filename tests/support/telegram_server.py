@@ -85,6 +85,11 @@ class FakeTelegram:
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    polls: int = 0
+    """``getUpdates`` calls answered."""
+    conflicts: int = 0
+    """``getUpdates`` calls refused because another was waiting (two pollers of one bot)."""
+    _polling: bool = False
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
@@ -247,6 +252,22 @@ class FakeTelegram:
     async def _getUpdates(self, token: str, params: Json) -> Any:
         if token != SHARED_TOKEN:
             return []
+        if self._polling:
+            # Telegram serves one poller of a bot at a time.
+            self.conflicts += 1
+            return _error(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one"
+                " bot instance is running",
+            )
+        self._polling = True
+        try:
+            return await self._updates(params)
+        finally:
+            self._polling = False
+
+    async def _updates(self, params: Json) -> Any:
+        self.polls += 1
         offset = int(params.get("offset") or 0)
         # Asking from ``offset`` confirms every earlier update: it is never sent again.
         self._queue = [u for u in self._queue if u["update_id"] >= offset]
