@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from botkit.events import ChannelKey, CommandEvent, Event, Identity
+from botkit.playground import PlaygroundHost
 from botkit.plugin import Command
 
 __all__ = [
@@ -37,6 +38,7 @@ class Capabilities:
 
     ``personas``: each character posts under its own name and avatar (otherwise the
     adapter may put "Name:" before the text, and the core leaves room for it).
+    ``traces``: the platform shows why each character spoke, so the core records it.
     ``streaming``: the reply is shown as it is written (:class:`StreamingAdapter`);
     otherwise the core collects it and posts it whole, in pieces of at most
     ``max_text_len`` characters. ``typing``: the platform shows a typing indicator
@@ -47,6 +49,7 @@ class Capabilities:
     streaming: bool
     max_text_len: int
     typing: bool = False
+    traces: bool = False
 
 
 @runtime_checkable
@@ -160,13 +163,15 @@ class AdapterContext:
     ``receiver(name)`` tells whether this process is the one to receive under ``name``
     now, for a platform that lets only one connection receive at a time (Telegram's
     polling): where several processes share the store, one process at a time holds
-    ``name``'s lease; a single process always is.
+    ``name``'s lease; a single process always is. ``host`` is the core as the web
+    playground reads it.
     """
 
     data_dir: Path
     wait_idle: Callable[[], Awaitable[None]]
     character_names: Callable[[], Sequence[str]] = _no_names
     receiver: Callable[[str], Awaitable[bool]] = _always
+    host: PlaygroundHost | None = None
 
 
 AdapterFactory = Callable[[Mapping[str, Any], AdapterContext], Adapter]

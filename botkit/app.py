@@ -7,8 +7,10 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,9 +21,11 @@ from botkit.backends.factory import build_backends
 from botkit.backends.fallback import FallbackBackend
 from botkit.backends.llamacpp import LlamaCppBackend
 from botkit.backends.registry import BackendSet
+from botkit.cards.convert import CardConversionError, import_card
 from botkit.channel_leases import ChannelLeases
 from botkit.characters import CharacterRegistry, CharacterValidationError
-from botkit.characters.library import CharacterLibrary
+from botkit.characters.library import IMPORTED, CharacterLibrary
+from botkit.characters.model import Character
 from botkit.command_registry import CommandRegistry
 from botkit.config import Config
 from botkit.context import ContextProvider, KnowledgeProvider
@@ -48,6 +52,8 @@ from botkit.scheduler import ComposedScheduler, ManualPolicy
 from botkit.scheduler.factory import build_scheduler
 from botkit.store import Store
 from botkit.tokens import default_token_counter
+from botkit.trace import TraceLog
+from botkit.transcript import Turn
 
 __all__ = ["App", "ConfigurationError"]
 
@@ -99,6 +105,8 @@ class App:
         self._store: Store | None = None
         self._router: Router | None = None
         self._leases: ChannelLeases | None = None
+        self._traces: TraceLog | None = None
+        """Why each character spoke, recorded where an adapter shows it."""
         self._keeper: LeaseKeeper | None = None
         """Where several processes share the store: this one's channel leases, kept."""
         self._backends: BackendSet | None = None
@@ -214,6 +222,8 @@ class App:
             leases=self._leases,
         )
         self.adapters = dict(self._given_adapters or self._build_adapters())
+        if any(adapter.capabilities.traces for adapter in self.adapters.values()):
+            self._traces = TraceLog()
         for name, adapter in self.adapters.items():
             try:
                 await adapter.start(self._router.ingest, self.command_list)
@@ -362,6 +372,7 @@ class App:
             data_dir=self.config.data_dir,
             wait_idle=self.wait_idle,
             character_names=self.character_names,
+            host=self,
             **({} if self._leases is None else {"receiver": self._leases.take}),
         )
         adapters: dict[str, Adapter] = {}
@@ -454,6 +465,7 @@ class App:
             settings=self._settings_in_use,
             hooks=self._hooks,
             metrics=self.metrics,
+            trace=self._traces,
         )
         await conversation.load()
         self._conversations.add(conversation)
@@ -488,6 +500,41 @@ class App:
         await self.adapters[event.channel.platform].send_notice(
             channel=event.channel, text=answer, command=event
         )
+
+    @property
+    def traces(self) -> TraceLog | None:
+        """Why each character spoke, where an adapter (the web playground) shows it."""
+        return self._traces
+
+    def all_characters(self) -> Sequence[Character]:
+        """Every character the packs offer."""
+        return self.characters.all()
+
+    async def cast_ids(self, channel: ChannelKey) -> list[str]:
+        """The ids of ``channel``'s cast, in order."""
+        return await self._cast_of(channel)
+
+    async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
+        """``channel``'s last ``limit`` turns, oldest first."""
+        return await self.store.recent_turns(channel, limit)
+
+    async def import_card(self, data: bytes, filename: str) -> str:
+        """Make a character of the card in ``data`` in the data folder's imported pack and
+        load it; its id. Raises ValueError naming ``filename`` and what was wrong."""
+        data_dir = self.config.data_dir
+
+        def convert() -> str:
+            with tempfile.TemporaryDirectory(dir=data_dir, prefix="upload-") as folder:
+                upload = Path(folder) / "card"
+                upload.write_bytes(data)
+                try:
+                    return import_card(upload, data_dir / IMPORTED).character_id
+                except CardConversionError as error:
+                    raise ValueError(str(error).replace(str(upload), filename)) from None
+
+        character_id = await asyncio.to_thread(convert)
+        await self.reload_characters()
+        return character_id
 
     @property
     def ops_port(self) -> int | None:

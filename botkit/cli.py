@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--seed", type=int, help="seed for reproducible replies")
     chat.set_defaults(func=_chat)
 
+    web = commands.add_parser("web", help="the cast in a browser, with why each one spoke")
+    web.add_argument("--config", type=Path, help="config file (backends, packs, limits)")
+    web.add_argument("--pack", type=Path, action="append", help="character pack folder")
+    web.add_argument("--data-dir", type=Path, help="where the chat history is kept")
+    web.add_argument("--host", help="address to serve on (default 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to serve on (default 8765)")
+    web.set_defaults(func=_web)
+
     run = commands.add_parser("run", help="start the adapters a config file names")
     run.add_argument("--config", type=Path, required=True, help="config file")
     run.set_defaults(func=_run)
@@ -270,6 +278,27 @@ def _chat(args: argparse.Namespace) -> int:
         conversation=conversation,
         backends=backends,
     )
+    return asyncio.run(_serve(config))
+
+
+def _web(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from botkit.config import load_config, parse_config
+
+    config = load_config(args.config) if args.config else parse_config({})
+    web = dict(config.adapters.get("web", {}))
+    if args.host:
+        web["host"] = args.host
+    if args.port is not None:
+        web["port"] = args.port
+    config = dataclasses.replace(
+        config,
+        adapters={"web": web},
+        packs=tuple(args.pack) if args.pack else config.packs,
+        data_dir=args.data_dir or config.data_dir,
+    )
+    _progress(f"Open http://{web.get('host', '127.0.0.1')}:{web.get('port', 8765)}/ in a browser.")
     return asyncio.run(_serve(config))
 
 

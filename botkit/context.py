@@ -44,6 +44,8 @@ class Recollection:
     text: str
     speaker: str = ""
     when: str = ""
+    score: float | None = None
+    """How well it matched the recall (0..1), where the recall scored it."""
 
 
 Snippet = str | Recollection

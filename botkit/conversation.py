@@ -30,6 +30,7 @@ from botkit.scheduler.address import addressed
 from botkit.scheduler.base import Decision, TurnContext
 from botkit.scheduler.compose import ComposedScheduler
 from botkit.store import Store
+from botkit.trace import ReplyTrace, TraceLog, TurnTrace, candidates_of, prompt_parts, recalled_of
 from botkit.transcript import Turn
 
 __all__ = ["Conversation", "ConversationSettings", "avatar_url", "identity_of"]
@@ -104,7 +105,9 @@ class Conversation:
         settings: ConversationSettings,
         hooks: PluginHooks | None = None,
         metrics: Metrics | None = None,
+        trace: TraceLog | None = None,
     ) -> None:
+        """``trace``, where given, records why each character spoke (the web playground)."""
         self.channel = channel
         self._store = store
         self._characters = characters
@@ -130,6 +133,9 @@ class Conversation:
         """Characters spoken to in messages that got no reply of their own yet."""
         self._current: str | None = None
         """The id of the message answered last (or now), kept when the turns are re-read."""
+        self._trace_log = trace
+        self._tracing: TurnTrace | None = None
+        """The decision being acted on, while ``trace`` records."""
 
     async def load(self) -> None:
         """Read the cast, scene and recent turns from the store (once, before first use)."""
@@ -400,11 +406,23 @@ class Conversation:
         return state.spoke
 
     async def _decide(self, context: TurnContext) -> Decision:
-        """The scheduler's decision, timed for the metrics."""
+        """The scheduler's decision, timed for the metrics (and traced, where traced)."""
         started = time.perf_counter()
         decision = await self._scheduler.decide(context)
         if self._metrics is not None:
             self._metrics.decision_seconds.observe(time.perf_counter() - started)
+        if self._trace_log is not None:
+            ranking = await self._scheduler.rank(context)
+            policy = self._scheduler.policy(context.policy)
+            self._tracing = self._trace_log.begin(
+                channel=self.channel,
+                trigger_id=context.trigger.message_id,
+                trigger_text=context.trigger.text,
+                policy=getattr(policy, "name", context.policy),
+                reason=decision.reason,
+                speakers=decision.speakers,
+                candidates=candidates_of(ranking, policy, context),
+            )
         return decision
 
     def _hops(self) -> int:
@@ -451,12 +469,30 @@ class Conversation:
             cued = next((c.id for c in self.cast if c.name == reply.interrupted_by), None)
             return state.after_turn(said=said, cue=cued if cued != character.id else None)
 
+        timing = _Timing(time.perf_counter())
+        tracing = self._tracing
+
+        def posted(message_id: str | None) -> None:
+            if tracing is not None:
+                tracing.replies.append(
+                    ReplyTrace(
+                        character.id,
+                        message_id,
+                        backend.name,
+                        prompt_parts(prompt),
+                        recalled_of(snippets, prompt),
+                        timing.first_token,
+                        timing.seconds,
+                    )
+                )
+
         try:
             said = await self._deliver(
                 character,
-                await self._hooked(character, reply.filter(self._timed(backend, request))),
+                await self._hooked(character, reply.filter(self._timed(backend, request, timing))),
                 reply_to=state.reply_to,
                 progress=None if state.event_id is None else lambda: after(True),
+                posted=posted,
             )
         except BackendError as error:
             if self._metrics is not None:
@@ -517,15 +553,21 @@ class Conversation:
         self._add_turn(Turn(character.id, character.name, found.text, True, now, found.message_id))
         return done
 
-    async def _timed(self, backend: ChatBackend, request: ChatRequest) -> AsyncIterator[str]:
-        """The backend's reply, its time from asking until the end counted in the metrics."""
+    async def _timed(
+        self, backend: ChatBackend, request: ChatRequest, timing: _Timing
+    ) -> AsyncIterator[str]:
+        """The backend's reply, its time from asking until the end counted in the metrics
+        and, with the time to its first text, kept in ``timing``."""
         started = time.perf_counter()
         try:
             async for fragment in backend.stream(request):
+                if timing.first_token is None and fragment.strip():
+                    timing.first_token = time.perf_counter() - timing.started
                 yield fragment
         finally:
+            elapsed = time.perf_counter() - started
+            timing.seconds = time.perf_counter() - timing.started
             if self._metrics is not None:
-                elapsed = time.perf_counter() - started
                 self._metrics.backend_seconds.labels(backend.name).observe(elapsed)
 
     async def _hooked(
@@ -555,10 +597,12 @@ class Conversation:
         *,
         reply_to: str | None,
         progress: Callable[[], ChainProgress] | None = None,
+        posted: Callable[[str | None], None] | None = None,
     ) -> bool:
         """Post a reply as ``character`` and record it; False when nothing was said.
 
-        ``progress`` gives the chain's progress after this reply, recorded with it.
+        ``progress`` gives the chain's progress after this reply, recorded with it;
+        ``posted`` hears the id of the reply's (last) message.
         """
         collected: list[str] = []
 
@@ -592,6 +636,8 @@ class Conversation:
             progress=None if progress is None else progress(),
         )
         self._add_turn(Turn(character.id, character.name, text, True, now, message_id))
+        if posted is not None:
+            posted(message_id)
         return True
 
     def _add_turn(self, turn: Turn) -> None:
@@ -626,6 +672,15 @@ class Conversation:
             if turn.speaker_name not in names:
                 names.append(turn.speaker_name)
         return names
+
+
+@dataclass(slots=True)
+class _Timing:
+    """When a reply was asked for, how long until its first text, and until its end."""
+
+    started: float
+    first_token: float | None = None
+    seconds: float = 0.0
 
 
 async def _single(text: str) -> AsyncIterator[str]:

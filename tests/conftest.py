@@ -14,6 +14,7 @@ from botkit.app import App
 from botkit.config import parse_config
 from botkit.plugin_loader import LoadedPlugin
 from botkit.testing import InstantBackend, RecordingAdapter
+from tests.support.browser import browser_page  # noqa: F401
 from tests.support.postgres import PostgresServer, serve
 
 PACK = {

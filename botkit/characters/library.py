@@ -1,4 +1,5 @@
-"""The characters a bot serves: its configured packs, then the packs installed from chat."""
+"""The characters a bot serves: its configured packs, then the packs installed from chat,
+then the cards imported in the web playground."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from botkit.characters.registry import CharacterRegistry
 from botkit.one_line import one_line
 from botkit.pack_install import PackError, installed_pack_folders
 
-__all__ = ["CharacterLibrary"]
+__all__ = ["IMPORTED", "CharacterLibrary"]
+
+IMPORTED = "imported"
+"""The pack folder, in the data folder, that cards imported in the web playground go to."""
 
 
 class CharacterLibrary:
@@ -40,4 +44,10 @@ class CharacterLibrary:
                 registry.add_pack(load_pack(folder))
             except (CharacterValidationError, ValueError, OSError) as error:
                 skipped.append(f"installed pack {entry.name} skipped: {one_line(error)}")
+        imported = self._data_dir / IMPORTED
+        if (imported / "pack.yaml").is_file():
+            try:
+                registry.add_pack(load_pack(imported))
+            except (CharacterValidationError, ValueError, OSError) as error:
+                skipped.append(f"imported cards skipped: {one_line(error)}")
         return registry, skipped

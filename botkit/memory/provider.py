@@ -40,12 +40,12 @@ def describe_age(then: datetime, now: datetime) -> str:
     return f"{minutes} minute{'s' if minutes > 1 else ''} ago" if minutes else "just now"
 
 
-def recollection_of(memory: Memory, now: datetime) -> Recollection:
+def recollection_of(memory: Memory, now: datetime, score: float | None = None) -> Recollection:
     """One memory as the prompt quotes it: what was said, by whom (not for a note), and
-    when ("2026-05-01, 3 weeks ago")."""
+    when ("2026-05-01, 3 weeks ago"); ``score``, how well it matched the recall."""
     when = f"{memory.time:%Y-%m-%d}, {describe_age(memory.time, now)}"
     speaker = "" if memory.kind == "note" else memory.speaker_name
-    return Recollection(memory.text, speaker=speaker, when=when)
+    return Recollection(memory.text, speaker=speaker, when=when, score=score)
 
 
 class MemoryProvider:
@@ -113,7 +113,7 @@ class MemoryProvider:
         )
         if found is None:
             return []
-        return [recollection_of(r.memory, now) for r in found]
+        return [recollection_of(r.memory, now, r.score) for r in found]
 
     async def _within_budget(
         self,

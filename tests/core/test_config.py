@@ -145,7 +145,7 @@ def test_adapter_and_backend_options_are_checked_with_everything_else(tmp_path: 
         "adapters.discord.stream_interval: expected a number above 0, found 'fast'",
         "adapters.telegram.token: required for telegram",
         "adapters.matrix: no adapter called 'matrix' (installed: console, discord, slack, "
-        "telegram)",
+        "telegram, web)",
         "conversation.max_hops: expected a whole number 0..50",
     ]
     assert str(caught.value).splitlines()[0] == f"{path}: {caught.value.problems[0]}"

@@ -1,0 +1,59 @@
+"""The playground's one page, rendered on the server; app.js fills it in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+__all__ = ["render_page"]
+
+
+def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
+    """The HTML of ``room``'s page, with links to the other rooms and the CSRF token."""
+    links = "".join(
+        f'<li><a href="/room/{escape(name)}"{" aria-current=page" if name == room else ""}>'
+        f"#{escape(name)}</a></li>"
+        for name in rooms
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf" content="{escape(csrf)}">
+<meta name="room" content="{escape(room)}">
+<title>botkit · #{escape(room)}</title>
+<link rel="stylesheet" href="/static/app.css">
+</head>
+<body>
+<nav class="rooms"><h1>botkit</h1><ul>{links}</ul></nav>
+<main class="chat">
+  <header><h2>#{escape(room)}</h2><span id="status" class="status">connecting…</span></header>
+  <ol id="log" class="log" aria-live="polite"></ol>
+  <form id="say" class="say">
+    <input id="text" name="text" autocomplete="off" placeholder="Say something, or /help"
+           aria-label="message">
+    <button type="submit">Send</button>
+  </form>
+</main>
+<aside class="side">
+  <section id="cast-panel">
+    <h3>Cast</h3>
+    <ul id="cast" class="cast"></ul>
+    <form id="add" class="add">
+      <select id="add-choice" aria-label="character to add"></select>
+      <button type="submit">Add</button>
+    </form>
+    <label id="drop" class="drop">Drop a Character Card here (PNG, JSON, CHARX) or
+      <input id="card" type="file" accept=".png,.json,.charx,image/png,application/json">
+    </label>
+  </section>
+  <section id="why-panel" class="why" hidden>
+    <h3>Why <button id="why-close" type="button" aria-label="close">×</button></h3>
+    <div id="why"></div>
+  </section>
+</aside>
+<script src="/static/app.js"></script>
+</body>
+</html>
+"""

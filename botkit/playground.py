@@ -1,0 +1,44 @@
+"""What the web playground may ask of botkit's core besides what every adapter gets:
+the characters, a channel's cast and history, and the trace of why each character spoke."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from botkit.characters.model import Character
+from botkit.events import ChannelKey
+from botkit.trace import TraceLog
+from botkit.transcript import Turn
+
+__all__ = ["PlaygroundHost"]
+
+
+class PlaygroundHost(Protocol):
+    """The core as the playground page sees it (read-only: changes go through commands)."""
+
+    @property
+    def traces(self) -> TraceLog | None:
+        """Why each character spoke, where the core records it."""
+        ...
+
+    def all_characters(self) -> Sequence[Character]:
+        """Every character the packs offer."""
+        ...
+
+    async def cast_ids(self, channel: ChannelKey) -> list[str]:
+        """The ids of ``channel``'s cast, in order."""
+        ...
+
+    async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
+        """``channel``'s last ``limit`` turns, oldest first."""
+        ...
+
+    async def import_card(self, data: bytes, filename: str) -> str:
+        """Make a character of the Character Card in ``data`` (PNG, JSON or CHARX, checked
+        as ``botkit characters import`` checks it) and load it; its id.
+
+        Raises:
+            ValueError: the file holds no card, or not a valid character (one line each).
+        """
+        ...
