@@ -24,7 +24,7 @@ from botkit.backends.registry import BackendSet
 from botkit.cards.convert import CardConversionError, import_card
 from botkit.channel_leases import ChannelLeases
 from botkit.characters import CharacterRegistry, CharacterValidationError
-from botkit.characters.library import IMPORTED, CharacterLibrary
+from botkit.characters.library import IMPORTED, CharacterLibrary, save_character_text
 from botkit.characters.model import Character
 from botkit.command_registry import CommandRegistry
 from botkit.config import Config
@@ -517,6 +517,24 @@ class App:
     async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """``channel``'s last ``limit`` turns, oldest first."""
         return await self.store.recent_turns(channel, limit)
+
+    def character_file(self, character_id: str) -> Path | None:
+        """The YAML file a character was loaded from, if it has one."""
+        character = self.characters.get(character_id)
+        return None if character is None else character.source
+
+    def may_edit(self, character_id: str) -> bool:
+        """Whether ``character_id`` lives in the imported pack (its file is saved over)."""
+        source = self.character_file(character_id)
+        return source is not None and source.parent == self.config.data_dir / IMPORTED
+
+    async def save_character(self, text: str) -> str:
+        """Check ``text``, write it to the imported pack as ``<id>.yaml`` and load it; its id.
+        Raises ValueError with the problems, one ``file:line: field: problem`` line each."""
+        folder = self.config.data_dir / IMPORTED
+        character_id = await asyncio.to_thread(save_character_text, text, folder)
+        await self.reload_characters()
+        return character_id
 
     async def import_card(self, data: bytes, filename: str) -> str:
         """Make a character of the card in ``data`` in the data folder's imported pack and

@@ -4,6 +4,7 @@ the characters, a channel's cast and history, and the trace of why each characte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from botkit.characters.model import Character
@@ -32,6 +33,24 @@ class PlaygroundHost(Protocol):
 
     async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """``channel``'s last ``limit`` turns, oldest first."""
+        ...
+
+    def character_file(self, character_id: str) -> Path | None:
+        """The YAML file a character was loaded from, if it has one."""
+        ...
+
+    def may_edit(self, character_id: str) -> bool:
+        """Whether saving ``character_id`` changes its own file (a character of the
+        imported pack); other characters are saved there as copies."""
+        ...
+
+    async def save_character(self, text: str) -> str:
+        """Check ``text`` (a character's YAML) as ``botkit characters check`` does, write it
+        to the imported pack and load it; its id.
+
+        Raises:
+            ValueError: what is wrong, one ``file:line: field: problem`` line each.
+        """
         ...
 
     async def import_card(self, data: bytes, filename: str) -> str:

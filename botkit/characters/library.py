@@ -3,19 +3,54 @@ then the cards imported in the web playground."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from botkit.atomic_files import write_atomically
+from botkit.cards.manifest import ManifestError, list_in_pack
 from botkit.characters.errors import CharacterValidationError
-from botkit.characters.loader import default_pack_path, load_pack
+from botkit.characters.loader import (
+    CHARACTER_ID,
+    check_character_text,
+    default_pack_path,
+    load_pack,
+)
 from botkit.characters.registry import CharacterRegistry
 from botkit.one_line import one_line
 from botkit.pack_install import PackError, installed_pack_folders
 
-__all__ = ["IMPORTED", "CharacterLibrary"]
+__all__ = ["IMPORTED", "CharacterLibrary", "save_character_text"]
 
+ID_LINE = re.compile(r"^id:\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+"""The ``id:`` line of a character's YAML (the file is named after it)."""
 IMPORTED = "imported"
 """The pack folder, in the data folder, that cards imported in the web playground go to."""
+
+
+def save_character_text(text: str, folder: Path) -> str:
+    """Check a character's YAML ``text`` and write it to ``folder/<id>.yaml``, listed in the
+    folder's pack (made when missing); the character's id.
+
+    Raises:
+        ValueError: the text is no valid character, one ``file:line: field: problem`` line
+            each (or the pack manifest cannot list it).
+    """
+    found = ID_LINE.search(text)
+    character_id = found.group(1) if found else ""
+    if not CHARACTER_ID.match(character_id):
+        raise ValueError("id: a character needs an id of lower-case letters, digits, - and _")
+    target = folder / f"{character_id}.yaml"
+    problems = check_character_text(text, target)
+    if problems:
+        raise ValueError("\n".join(str(problem) for problem in problems))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, text.encode("utf-8"))
+    try:
+        list_in_pack(folder, target.name)
+    except ManifestError as error:
+        raise ValueError(str(error)) from error
+    return character_id
 
 
 class CharacterLibrary:

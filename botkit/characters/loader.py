@@ -80,7 +80,8 @@ COLORS = frozenset(
     for prefix in ("", "bright_")
     for base in ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 )
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+CHARACTER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+"""What a character id may be (it names the character's file and its memories)."""
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -183,7 +184,7 @@ def _read_character(
     card = {key: reader.text(fields.get(key), key) or "" for key in CARD_TEXT_FIELDS}
     lists = {key: reader.texts(fields.get(key), key) for key in CARD_LIST_FIELDS}
     character_id = reader.text(fields.get("id"), "id", required=True)
-    if character_id is not None and not _ID.match(character_id):
+    if character_id is not None and not CHARACTER_ID.match(character_id):
         reader.error(
             fields["id"],
             "id",
