@@ -37,6 +37,7 @@ from botkit.lease_keeper import LeaseKeeper
 from botkit.memory.embeddings import Embedder, EmbeddingError
 from botkit.memory.factory import open_memory
 from botkit.memory.provider import MemoryProvider
+from botkit.memory.records import Memory, Scope
 from botkit.memory.service import MemoryService
 from botkit.memory.settings import MemorySettings
 from botkit.memory.vectors import VectorIndexError
@@ -535,6 +536,28 @@ class App:
         character_id = await asyncio.to_thread(save_character_text, text, folder)
         await self.reload_characters()
         return character_id
+
+    async def memories(
+        self, channel: ChannelKey, query: str, limit: int
+    ) -> list[tuple[Memory, float | None]]:
+        """What is remembered where ``channel``'s characters recall: the best matches for
+        ``query`` with their scores, or the newest. Raises ValueError when memory is off."""
+        memory = self._memory_on()
+        scope = Scope.of(channel, character=None, whole_server=memory.settings.share == "server")
+        if query.strip():
+            found = await memory.recall(query, scope, now=datetime.now(UTC), limit=limit)
+            return [(r.memory, r.score) for r in found]
+        return [(m, None) for m in await memory.ledger.newest(scope, limit)]
+
+    async def forget_memory(self, channel: ChannelKey, memory_id: int) -> int:
+        """Forget one memory of ``channel``'s server; how many went. Raises ValueError when
+        memory is off."""
+        return (await self._memory_on().forget_memory(channel, memory_id)).memories
+
+    def _memory_on(self) -> MemoryService:
+        if self.memory is None:
+            raise ValueError("long-term memory is off (memory.enabled in the config)")
+        return self.memory
 
     async def import_card(self, data: bytes, filename: str) -> str:
         """Make a character of the card in ``data`` in the data folder's imported pack and

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from botkit.characters.model import Character
 from botkit.events import ChannelKey
+from botkit.memory.records import Memory
 from botkit.trace import TraceLog
 from botkit.transcript import Turn
 
@@ -50,6 +51,26 @@ class PlaygroundHost(Protocol):
 
         Raises:
             ValueError: what is wrong, one ``file:line: field: problem`` line each.
+        """
+        ...
+
+    async def memories(
+        self, channel: ChannelKey, query: str, limit: int
+    ) -> list[tuple[Memory, float | None]]:
+        """What is remembered where ``channel``'s characters recall (the channel, or its
+        server): the best matches for ``query`` with their scores, or the newest.
+
+        Raises:
+            ValueError: long-term memory is off.
+        """
+        ...
+
+    async def forget_memory(self, channel: ChannelKey, memory_id: int) -> int:
+        """Forget one memory of ``channel``'s server (needs the manage permission, as
+        ``/forget`` does); how many memories went.
+
+        Raises:
+            ValueError: long-term memory is off.
         """
         ...
 

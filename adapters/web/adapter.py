@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from botkit.adapters.web.page import render_page
 from botkit.adapters.web.security import Guard, is_loopback
-from botkit.adapters.web.views import character_view, trace_view, turn_view
+from botkit.adapters.web.views import character_view, memory_view, trace_view, turn_view
 
 from botkit.adapter import MAX_MESSAGE_CHARS, AdapterContext, Capabilities, EventSink
 from botkit.events import Author, ChannelKey, CommandEvent, Identity, MessageEvent, Permission
@@ -37,6 +37,8 @@ HISTORY = 60
 """Turns a page shows when it opens a room."""
 KEEPALIVE_S = 15.0
 MAX_BODY = 64 * 1024
+MEMORIES_SHOWN = 30
+MAX_QUERY = 500
 MAX_CARD = 16 << 20
 """The largest Character Card file the page may upload (PNG, JSON or CHARX)."""
 STATIC = {"app.js": "application/javascript", "app.css": "text/css"}
@@ -128,6 +130,8 @@ class WebAdapter:
         app.router.add_post("/api/room/{room}/say", self._say)
         app.router.add_get("/api/room/{room}/why/{message_id}", self._why)
         app.router.add_post("/api/cards", self._import_card)
+        app.router.add_get("/api/room/{room}/memory", self._memories)
+        app.router.add_post("/api/room/{room}/memory/{memory_id}/forget", self._forget)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -321,6 +325,31 @@ class WebAdapter:
             if trace.trigger_id == message_id:
                 return web.json_response(trace_view(trace, None))
         raise web.HTTPNotFound(text=f"no trace of {message_id}")
+
+    async def _memories(self, request: web.Request) -> web.StreamResponse:
+        """What the room's characters remember: matches for ``?q=``, or the newest."""
+        channel = self._room(request)
+        if self._playground is None:
+            raise web.HTTPNotFound(text="memory is not shown here")
+        query = request.query.get("q", "")[:MAX_QUERY]
+        try:
+            found = await self._playground.memories(channel, query, MEMORIES_SHOWN)
+        except ValueError as error:
+            return web.json_response({"error": str(error), "items": []})
+        return web.json_response({"items": [memory_view(m, score) for m, score in found]})
+
+    async def _forget(self, request: web.Request) -> web.StreamResponse:
+        """Forget one memory (the person at the page may manage the room, as ``/forget``
+        asks)."""
+        channel = self._room(request)
+        if self._playground is None:
+            raise web.HTTPNotFound(text="memory is not shown here")
+        try:
+            memory_id = int(request.match_info["memory_id"])
+            gone = await self._playground.forget_memory(channel, memory_id)
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        return web.json_response({"forgotten": gone})
 
     async def _import_card(self, request: web.Request) -> web.StreamResponse:
         """A Character Card uploaded from the page (field ``card``): checked as the CLI

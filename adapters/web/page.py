@@ -48,6 +48,14 @@ def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
       <input id="card" type="file" accept=".png,.json,.charx,image/png,application/json">
     </label>
   </section>
+  <section id="memory-panel" class="memory">
+    <h3>Memory</h3>
+    <form id="recall" class="add">
+      <input id="recall-text" placeholder="what do they remember about…" aria-label="recall">
+      <button type="submit">Search</button>
+    </form>
+    <ul id="memories" class="memories"></ul>
+  </section>
   <section id="why-panel" class="why" hidden>
     <h3>Why <button id="why-close" type="button" aria-label="close">×</button></h3>
     <div id="why"></div>

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from botkit.characters.model import Character
+from botkit.memory.records import Memory
 from botkit.trace import ReplyTrace, TurnTrace
 from botkit.transcript import Turn
 
-__all__ = ["character_view", "trace_view", "turn_view"]
+__all__ = ["character_view", "memory_view", "trace_view", "turn_view"]
 
 
 def character_view(character: Character) -> dict[str, Any]:
@@ -21,6 +22,19 @@ def character_view(character: Character) -> dict[str, Any]:
         "summary": character.summary,
         "avatar": avatar,
         "color": character.color,
+    }
+
+
+def memory_view(memory: Memory, score: float | None) -> dict[str, Any]:
+    """A memory as the memory panel lists it."""
+    return {
+        "id": memory.id,
+        "kind": memory.kind,
+        "speaker": memory.speaker_name,
+        "text": memory.text,
+        "time": memory.time.isoformat(timespec="minutes"),
+        "witnesses": sorted(memory.witnesses),
+        "score": None if score is None else round(score, 4),
     }
 
 

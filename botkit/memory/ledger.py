@@ -470,9 +470,22 @@ class MemoryLedger:
             await db.executemany(_NEIGHBOURS, [(channel,) for channel in channels])
         return turns, memory_ids
 
-    async def forget_notes(self, scope: Scope) -> list[int]:
-        """Delete the notes inside ``scope``; returns their ids."""
+    async def newest(self, scope: Scope, limit: int) -> list[Memory]:
+        """The last ``limit`` memories inside ``scope``, newest first."""
         where, parameters = _scope_sql(scope)
+        rows = await self._store.fetch(
+            f"SELECT {_COLUMNS} FROM memories m WHERE {where} ORDER BY m.id DESC LIMIT ?",
+            (*parameters, limit),
+        )
+        return [_memory(row) for row in rows]
+
+    async def forget_notes(self, scope: Scope, ids: Sequence[int] | None = None) -> list[int]:
+        """Delete the notes inside ``scope`` (those of ``ids`` only, when given); returns
+        their ids."""
+        where, parameters = _scope_sql(scope)
+        if ids is not None:
+            where += f" AND m.id IN ({', '.join('?' * len(ids))})" if ids else " AND 0 = 1"
+            parameters += list(ids)
         async with self._store.write() as db:
             outcome = await db.execute(
                 f"SELECT m.id FROM memories m WHERE m.kind = 'note' AND {where}", parameters

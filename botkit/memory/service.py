@@ -483,6 +483,22 @@ class MemoryService:
             await self.vectors.delete(ids, channel)
         return Forgotten(turns, len(ids))
 
+    async def forget_memory(self, channel: ChannelKey, memory_id: int) -> Forgotten:
+        """Delete one memory of ``channel``'s server: a line (the turn it remembers, so it
+        is not remembered again) or a note."""
+        async with self._lock:
+            self._drop_unwritten()
+            turns, ids = await self.ledger.forget_turns(
+                "t.platform = ? AND t.server = ? AND t.seq ="
+                " (SELECT m.turn_seq FROM memories m WHERE m.id = ?)",
+                (channel.platform, channel.server, memory_id),
+            )
+            ids += await self.ledger.forget_notes(
+                Scope(channel.platform, channel.server), [memory_id]
+            )
+            await self.vectors.delete(ids, channel)
+        return Forgotten(turns, len(ids))
+
     async def forget_character(self, channel: ChannelKey, character_id: str) -> Forgotten:
         """Make ``character_id`` forget everything it witnessed in ``channel``."""
         async with self._lock:

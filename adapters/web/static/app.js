@@ -211,6 +211,45 @@ async function showWhy(messageId) {
   box.append(element("p", "latency", `${reply.backend}: first token ${first}, all ${reply.total_ms} ms`));
 }
 
+async function loadMemories() {
+  const query = document.getElementById("recall-text").value.trim();
+  const answer = await fetch(api(`/memory?q=${encodeURIComponent(query)}`));
+  const list = document.getElementById("memories");
+  list.replaceChildren();
+  if (!answer.ok) return;
+  const found = await answer.json();
+  if (found.error) {
+    list.append(element("li", "features", found.error));
+    return;
+  }
+  if (!found.items.length) list.append(element("li", "features", "nothing remembered yet"));
+  for (const item of found.items) {
+    const entry = element("li");
+    entry.dataset.id = item.id;
+    const meta = element("div", "meta");
+    const score = item.score === null ? "" : ` · ${item.score.toFixed(3)}`;
+    meta.append(element("span", "", `${item.kind} · ${item.speaker} · ${item.time}${score}`));
+    const forget = element("button", "", "forget");
+    forget.type = "button";
+    forget.addEventListener("click", async () => {
+      const gone = await fetch(api(`/memory/${item.id}/forget`), {
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf },
+      });
+      if (!gone.ok) notice(`Cannot forget: ${await gone.text()}`);
+      loadMemories();
+    });
+    meta.append(forget);
+    entry.append(meta, element("div", "text", item.text));
+    list.append(entry);
+  }
+}
+
+document.getElementById("recall").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadMemories();
+});
+
 document.getElementById("say").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = document.getElementById("text");
@@ -263,6 +302,7 @@ document.getElementById("why-close").addEventListener("click", () => {
   document.getElementById("why-panel").hidden = true;
 });
 
+loadMemories();
 loadState(true).then(() => {
   const source = new EventSource(api("/events"));
   source.onopen = () => { status.textContent = "connected"; };

@@ -18,6 +18,7 @@ from botkit.adapters.web.adapter import MAX_CARD
 from botkit.app import App, ConfigurationError
 from botkit.config import parse_config
 from botkit.testing import InstantBackend
+from tests.support.embedders import CountingEmbedder
 
 
 @asynccontextmanager
@@ -176,3 +177,56 @@ def channel():  # type: ignore[no-untyped-def]
     from botkit.events import ChannelKey
 
     return ChannelKey("web", "local", "tavern")
+
+
+async def test_the_memory_panel_lists_searches_and_forgets(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "conversation": {"cast": ["mira", "bram"], "max_hops": 0},
+            "memory": {"observations": "off"},
+            "adapters": {"web": {"port": 0}},
+        }
+    )
+    backend = InstantBackend("The ferry leaves at dawn.")
+    async with (
+        App(config, backends={"instant": backend}, embedder=CountingEmbedder()) as app,
+        aiohttp.ClientSession() as session,
+    ):
+        url = app.adapters["web"].url
+        headers = {"X-CSRF-Token": await csrf_of(session, url)}
+        say = url + "api/room/tavern/say"
+        for text in ("Mira, when does the ferry leave?", "Bram, are the nets mended?"):
+            async with session.post(say, json={"text": text}, headers=headers):
+                pass
+            await app.wait_idle()
+        assert app.memory is not None
+        await app.memory.flush()
+        memory = url + "api/room/tavern/memory"
+        async with session.get(memory) as answer:
+            items = (await answer.json())["items"]
+        assert {item["text"] for item in items} >= {"Mira, when does the ferry leave?"}
+        assert all(item["score"] is None for item in items)
+        async with session.get(memory, params={"q": "nets mended"}) as answer:
+            found = (await answer.json())["items"]
+        assert found[0]["text"] == "Bram, are the nets mended?"
+        assert found[0]["score"] is not None
+        forget = f"{memory}/{found[0]['id']}/forget"
+        async with session.post(forget) as answer:
+            assert answer.status == 403
+        async with session.post(forget, headers=headers) as answer:
+            assert await answer.json() == {"forgotten": 1}
+        async with session.get(memory) as answer:
+            left = {item["text"] for item in (await answer.json())["items"]}
+        assert "Bram, are the nets mended?" not in left
+        assert "Mira, when does the ferry leave?" in left
+
+
+async def test_with_memory_off_the_panel_says_so(tmp_path: Path) -> None:
+    async with playground(tmp_path) as (_, url), aiohttp.ClientSession() as session:
+        async with session.get(url + "api/room/tavern/memory") as answer:
+            body = await answer.json()
+        assert body == {
+            "error": "long-term memory is off (memory.enabled in the config)",
+            "items": [],
+        }
