@@ -515,6 +515,11 @@ class App:
         """The ids of ``channel``'s cast, in order."""
         return await self._cast_of(channel)
 
+    async def room_settings(self, channel: ChannelKey) -> tuple[str, str, frozenset[str]]:
+        """``channel``'s policy, scene and muted characters."""
+        conversation = await self.conversation(channel)
+        return conversation.policy, conversation.scene, conversation.muted
+
     async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """``channel``'s last ``limit`` turns, oldest first."""
         return await self.store.recent_turns(channel, limit)

@@ -32,6 +32,15 @@ class PlaygroundHost(Protocol):
         """The ids of ``channel``'s cast, in order."""
         ...
 
+    @property
+    def policy_names(self) -> Sequence[str]:
+        """The turn-taking policies a channel may choose."""
+        ...
+
+    async def room_settings(self, channel: ChannelKey) -> tuple[str, str, frozenset[str]]:
+        """``channel``'s policy, scene and muted characters."""
+        ...
+
     async def history(self, channel: ChannelKey, limit: int) -> list[Turn]:
         """``channel``'s last ``limit`` turns, oldest first."""
         ...

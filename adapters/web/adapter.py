@@ -4,7 +4,6 @@ and why each character spoke."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -229,8 +228,13 @@ class WebAdapter:
         if host is None:
             return web.json_response({"history": [], "cast": [], "characters": []})
         characters = {c.id: c for c in host.all_characters()}
+        policy, scene, muted = await host.room_settings(channel)
         return web.json_response(
             {
+                "policy": policy,
+                "policies": list(host.policy_names),
+                "scene": scene,
+                "muted": sorted(muted),
                 "history": [
                     turn_view(turn, characters) for turn in await host.history(channel, HISTORY)
                 ],
@@ -261,12 +265,11 @@ class WebAdapter:
                 if event["type"] == "closed":
                     break
                 await response.write(f"data: {json.dumps(event)}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            await response.write_eof()
+        except ConnectionResetError:
+            log.debug("%s: a page went away", channel)
         finally:
             listeners.discard(queue)
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
         return response
 
     async def _say(self, request: web.Request) -> web.StreamResponse:

@@ -44,6 +44,14 @@ def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
       <select id="add-choice" aria-label="character to add"></select>
       <button type="submit">Add</button>
     </form>
+    <form id="scene" class="add">
+      <input id="scene-text" placeholder="the scene" aria-label="scene">
+      <button type="submit">Set</button>
+    </form>
+    <form id="policy" class="add">
+      <select id="policy-choice" aria-label="turn-taking policy"></select>
+      <button type="submit">Policy</button>
+    </form>
     <label id="drop" class="drop">Drop a Character Card here (PNG, JSON, CHARX) or
       <input id="card" type="file" accept=".png,.json,.charx,image/png,application/json">
     </label>

@@ -108,7 +108,21 @@ function castButton(label, command) {
   return button;
 }
 
-function renderCast(cast) {
+function renderSettings(state) {
+  const choice = document.getElementById("policy-choice");
+  if (document.activeElement === choice) return;
+  choice.replaceChildren();
+  for (const name of state.policies) {
+    const option = element("option", "", name);
+    option.value = name;
+    option.selected = name === state.policy;
+    choice.append(option);
+  }
+  const scene = document.getElementById("scene-text");
+  if (document.activeElement !== scene) scene.value = state.scene;
+}
+
+function renderCast(cast, muted) {
   const list = document.getElementById("cast");
   list.replaceChildren();
   for (const id of cast) {
@@ -118,7 +132,7 @@ function renderCast(cast) {
     item.append(
       avatar(character.name, id, character.color, character.avatar),
       element("span", "name", character.name),
-      castButton("mute", `/mute ${id}`),
+      muted.includes(id) ? castButton("unmute", `/unmute ${id}`) : castButton("mute", `/mute ${id}`),
       castButton("remove", `/remove ${id}`),
     );
     list.append(item);
@@ -138,7 +152,8 @@ async function loadState(withHistory) {
   if (!answer.ok) return;
   const state = await answer.json();
   characters = new Map(state.characters.map((c) => [c.id, c]));
-  renderCast(state.cast);
+  renderCast(state.cast, state.muted);
+  renderSettings(state);
   if (withHistory) {
     log.replaceChildren();
     for (const turn of state.history) line(turn);
@@ -256,6 +271,16 @@ document.getElementById("say").addEventListener("submit", (event) => {
   const text = input.value.trim();
   if (text) post(text);
   input.value = "";
+});
+
+document.getElementById("scene").addEventListener("submit", (event) => {
+  event.preventDefault();
+  post(`/scene ${document.getElementById("scene-text").value.trim()}`);
+});
+
+document.getElementById("policy").addEventListener("submit", (event) => {
+  event.preventDefault();
+  post(`/policy ${document.getElementById("policy-choice").value}`);
 });
 
 document.getElementById("add").addEventListener("submit", (event) => {

@@ -99,6 +99,20 @@ async def test_chat_why_cast_and_card_import_in_a_browser(
         await expect(page.locator("#cast li[data-id=bram]")).to_have_count(1)
         assert await app.cast_ids(app_channel(app)) == ["mira", "bram"]
 
+        await page.locator("#cast li[data-id=bram] button", has_text="mute").click()
+        await expect(page.locator("#cast li[data-id=bram] button").first).to_have_text("unmute")
+        await page.fill("#scene-text", "A storm rolls in.")
+        await page.click("#scene button")
+        await expect(page.locator("#log li.notice").last).to_contain_text("storm")
+        await page.select_option("#policy-choice", "round-robin")
+        await page.click("#policy button")
+        await expect(page.locator("#policy-choice")).to_have_value("round-robin")
+        await app.wait_idle()
+        policy, scene, muted = await app.room_settings(app_channel(app))
+        assert (policy, scene, muted) == ("round-robin", "A storm rolls in.", {"bram"})
+        await page.click("#cast li[data-id=bram] button:text('unmute')")
+        await expect(page.locator("#cast li[data-id=bram] button").first).to_have_text("mute")
+
         card = tmp_path / "odile.json"
         card.write_text(json.dumps(CARD))
         await page.set_input_files("#card", str(card))
