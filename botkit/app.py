@@ -538,7 +538,8 @@ class App:
         """Check ``text``, write it to the imported pack as ``<id>.yaml`` and load it; its id.
         Raises ValueError with the problems, one ``file:line: field: problem`` line each."""
         folder = self.config.data_dir / IMPORTED
-        character_id = await asyncio.to_thread(save_character_text, text, folder)
+        taken = {c.id for c in self.characters.all() if not self.may_edit(c.id)}
+        character_id = await asyncio.to_thread(save_character_text, text, folder, taken)
         await self.reload_characters()
         return character_id
 

@@ -12,10 +12,13 @@ import shlex
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from botkit.adapters.web.editor import editor_routes
+from botkit.adapters.web.evals import eval_routes
 from botkit.adapters.web.page import render_page
 from botkit.adapters.web.security import Guard, is_loopback
 from botkit.adapters.web.views import character_view, memory_view, trace_view, turn_view
@@ -40,7 +43,11 @@ MEMORIES_SHOWN = 30
 MAX_QUERY = 500
 MAX_CARD = 16 << 20
 """The largest Character Card file the page may upload (PNG, JSON or CHARX)."""
-STATIC = {"app.js": "application/javascript", "app.css": "text/css"}
+STATIC = {
+    "app.js": "application/javascript",
+    "editor.js": "application/javascript",
+    "app.css": "text/css",
+}
 
 
 class WebAdapter:
@@ -73,6 +80,7 @@ class WebAdapter:
         user_name: str = "You",
         rooms: Sequence[str] = ("tavern",),
         playground: PlaygroundHost | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         """Raises ValueError (one line naming the option) for a non-loopback ``host``
         without ``token``, or a room name that is not lower-case letters, digits and -."""
@@ -89,6 +97,8 @@ class WebAdapter:
         self._user = Author("web-user", user_name)
         self._rooms = tuple(dict.fromkeys(rooms))
         self._playground = playground
+        self._data_dir = data_dir
+        """Where the evals page finds its files (its ``evals`` folder); None: no evals."""
         self._sink: EventSink | None = None
         self._runner: web.AppRunner | None = None
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
@@ -110,6 +120,7 @@ class WebAdapter:
             user_name=str(options.get("user_name", "You")),
             rooms=[str(room) for room in options.get("rooms", ["tavern"])],
             playground=context.host,
+            data_dir=context.data_dir,
         )
 
     @property
@@ -131,6 +142,10 @@ class WebAdapter:
         app.router.add_post("/api/cards", self._import_card)
         app.router.add_get("/api/room/{room}/memory", self._memories)
         app.router.add_post("/api/room/{room}/memory/{memory_id}/forget", self._forget)
+        if self._playground is not None:
+            app.add_routes(editor_routes(self._playground, self._guard.csrf))
+        if self._data_dir is not None:
+            app.add_routes(eval_routes(self._data_dir, self._guard.csrf))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

@@ -26,7 +26,10 @@ def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
 <link rel="stylesheet" href="/static/app.css">
 </head>
 <body>
-<nav class="rooms"><h1>botkit</h1><ul>{links}</ul></nav>
+<nav class="rooms"><h1>botkit</h1><ul>{links}</ul>
+<ul class="tools"><li><a href="/characters">Characters</a></li>
+<li><a href="/evals">Evals</a></li></ul>
+</nav>
 <main class="chat">
   <header><h2>#{escape(room)}</h2><span id="status" class="status">connecting…</span></header>
   <ol id="log" class="log" aria-live="polite"></ol>

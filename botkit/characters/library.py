@@ -4,7 +4,7 @@ then the cards imported in the web playground."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from botkit.atomic_files import write_atomically
@@ -28,9 +28,10 @@ IMPORTED = "imported"
 """The pack folder, in the data folder, that cards imported in the web playground go to."""
 
 
-def save_character_text(text: str, folder: Path) -> str:
+def save_character_text(text: str, folder: Path, taken: Collection[str] = ()) -> str:
     """Check a character's YAML ``text`` and write it to ``folder/<id>.yaml``, listed in the
-    folder's pack (made when missing); the character's id.
+    folder's pack (made when missing); the character's id. ``taken`` are ids of other
+    packs' characters, which a saved copy may not reuse (the packs would clash).
 
     Raises:
         ValueError: the text is no valid character, one ``file:line: field: problem`` line
@@ -40,6 +41,11 @@ def save_character_text(text: str, folder: Path) -> str:
     character_id = found.group(1) if found else ""
     if not CHARACTER_ID.match(character_id):
         raise ValueError("id: a character needs an id of lower-case letters, digits, - and _")
+    if character_id in taken:
+        raise ValueError(
+            f"id: {character_id} belongs to a character of another pack;"
+            " give the copy an id of its own"
+        )
     target = folder / f"{character_id}.yaml"
     problems = check_character_text(text, target)
     if problems:
