@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from aiohttp import web
 
 from botkit.cards.convert import CardConversionError, export_card
 from botkit.characters.errors import CharacterError
 from botkit.characters.loader import check_character_text, load_character
 from botkit.characters.model import Character
-from botkit.characters.yaml_limits import YamlTooLargeError, load_yaml, read_yaml_text
+from botkit.characters.yaml_limits import YamlTooLargeError, read_yaml_text
 from botkit.playground import PlaygroundHost
 from botkit.preview import CAST_SIZE, REPLY_TOKENS, preview_prompt
 from botkit.tokens import default_token_counter
@@ -212,12 +211,6 @@ class _Editor:
         """``{text}``: check it, write it to the imported pack and load it; ``{id}``.
         What is wrong: 400 with ``{problems}``, one line each."""
         text = await _text_of(request)
-        taken = _foreign_id(self._host, text)
-        if taken is not None:
-            problem = (
-                f"id: {taken!r} is a character of another pack: give the copy an id of its own"
-            )
-            return web.json_response({"problems": [problem]}, status=400)
         try:
             character_id = await self._host.save_character(text)
         except ValueError as error:
@@ -392,19 +385,6 @@ def _load(text: str) -> Character:
         path = Path(folder) / CHECKED_AS.name
         path.write_text(text, encoding="utf-8")
         return load_character(path)
-
-
-def _foreign_id(host: PlaygroundHost, text: str) -> str | None:
-    """The id in ``text`` when it is a character's that saving would not overwrite (one of
-    another pack: a copy under its id would clash with it), else None."""
-    try:
-        data = load_yaml(text)
-    except (yaml.YAMLError, ValueError):
-        return None
-    character_id = data.get("id") if isinstance(data, dict) else None
-    if not isinstance(character_id, str) or host.may_edit(character_id):
-        return None
-    return character_id if any(c.id == character_id for c in host.all_characters()) else None
 
 
 def _export(source: Path, name: str, fmt: str) -> bytes:

@@ -216,7 +216,7 @@ async def test_save_adds_a_character_and_refuses_what_is_wrong(tmp_path: Path) -
         async with session.post(save, json={"text": mira}, headers=headers) as answer:
             assert answer.status == 400
             [problem] = (await answer.json())["problems"]
-        assert "'mira' is a character of another pack" in problem
+        assert problem.startswith("id: mira belongs to a character of another pack")
         assert not (imported / "mira.yaml").exists()
         copy = mira.replace("id: mira", "id: mira-copy", 1)
         async with session.post(save, json={"text": copy}, headers=headers) as answer:
