@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from botkit.adapters.web.page import frame, tool_links
 
 from botkit.cards.convert import CardConversionError, export_card
 from botkit.characters.errors import CharacterError
@@ -293,26 +294,14 @@ class _Editor:
 def _page(title: str, csrf: str, body: str, *, script: bool) -> str:
     """A whole editor page around ``body``, with the rooms and characters links."""
     tag = '<script src="/static/editor.js"></script>' if script else ""
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf" content="{escape(csrf)}">
-<title>botkit · {escape(title)}</title>
-<link rel="stylesheet" href="/static/app.css">
-<style>{STYLE}</style>
-</head>
-<body class="editor-page">
-<nav class="rooms"><h1>botkit</h1><ul>
-  <li><a href="/">Rooms</a></li>
-  <li><a href="/characters" aria-current="page">Characters</a></li>
-</ul></nav>
-{body}
-{tag}
-</body>
-</html>
-"""
+    return frame(
+        title=title,
+        csrf=csrf,
+        nav=f'<ul><li><a href="/">Rooms</a></li>{tool_links("/characters")}</ul>',
+        body=f"{body}\n{tag}",
+        body_class="editor-page",
+        head=f"<style>{STYLE}</style>",
+    )
 
 
 def _html(text: str) -> web.Response:

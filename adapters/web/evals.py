@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from botkit.adapters.web.page import frame, tool_links
 
 from botkit.atomic_files import write_atomically
 from botkit.backends.base import ChatBackend
@@ -441,21 +442,7 @@ def _render(csrf: str, files: Sequence[dict[str, Any]]) -> str:
         f" {escape(name)}</label>"
         for name in POLICIES
     )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf" content="{escape(csrf)}">
-<title>botkit · evals</title>
-<link rel="stylesheet" href="/static/app.css">
-<style>{_CSS}</style>
-</head>
-<body class="evals">
-<nav class="rooms"><h1>botkit</h1><ul>
-  <li><a href="/">rooms</a></li><li><a href="/evals" aria-current="page">evals</a></li>
-</ul></nav>
-<main class="evals">
+    body = f"""<main class="evals">
   <header><h2>Evals as pictures</h2><span id="status" class="status" role="status"></span></header>
   <form id="run-form">
     <fieldset id="file-choice">
@@ -486,10 +473,15 @@ def _render(csrf: str, files: Sequence[dict[str, Any]]) -> str:
     <table id="table"><thead></thead><tbody></tbody></table>
   </section>
 </main>
-<script src="/evals/evals.js"></script>
-</body>
-</html>
-"""
+<script src="/evals/evals.js"></script>"""
+    return frame(
+        title="evals",
+        csrf=csrf,
+        nav=f'<ul><li><a href="/">Rooms</a></li>{tool_links("/evals")}</ul>',
+        body=body,
+        body_class="evals",
+        head=f"<style>{_CSS}</style>",
+    )
 
 
 def _file_item(file: dict[str, Any]) -> str:

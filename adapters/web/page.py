@@ -5,7 +5,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["render_page"]
+__all__ = ["frame", "render_page", "tool_links"]
+
+TOOLS = (("/characters", "Characters"), ("/evals", "Evals"))
+"""The pages beside the rooms, linked from every page."""
+
+
+def tool_links(current: str = "") -> str:
+    """The links to the characters and evals pages (``current`` marked as this page)."""
+    return "".join(
+        f'<li><a href="{href}"{" aria-current=page" if href == current else ""}>{label}</a></li>'
+        for href, label in TOOLS
+    )
+
+
+def frame(
+    *, title: str, csrf: str, nav: str, body: str, body_class: str = "", head: str = ""
+) -> str:
+    """A whole playground page: the head (CSRF token, stylesheet, ``head``), the ``nav``
+    links and ``body``."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf" content="{escape(csrf)}">
+<title>botkit · {escape(title)}</title>
+<link rel="stylesheet" href="/static/app.css">
+{head}
+</head>
+<body class="{escape(body_class)}">
+<nav class="rooms"><h1>botkit</h1>{nav}</nav>
+{body}
+</body>
+</html>
+"""
 
 
 def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
@@ -15,22 +49,7 @@ def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
         f"#{escape(name)}</a></li>"
         for name in rooms
     )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf" content="{escape(csrf)}">
-<meta name="room" content="{escape(room)}">
-<title>botkit · #{escape(room)}</title>
-<link rel="stylesheet" href="/static/app.css">
-</head>
-<body>
-<nav class="rooms"><h1>botkit</h1><ul>{links}</ul>
-<ul class="tools"><li><a href="/characters">Characters</a></li>
-<li><a href="/evals">Evals</a></li></ul>
-</nav>
-<main class="chat">
+    body = f"""<main class="chat">
   <header><h2>#{escape(room)}</h2><span id="status" class="status">connecting…</span></header>
   <ol id="log" class="log" aria-live="polite"></ol>
   <form id="say" class="say">
@@ -73,6 +92,12 @@ def render_page(*, room: str, rooms: Sequence[str], csrf: str) -> str:
   </section>
 </aside>
 <script src="/static/app.js"></script>
-</body>
-</html>
 """
+    nav = f'<ul>{links}</ul><ul class="tools">{tool_links()}</ul>'
+    return frame(
+        title=f"#{room}",
+        csrf=csrf,
+        nav=nav,
+        body=body,
+        head=f'<meta name="room" content="{escape(room)}">',
+    )

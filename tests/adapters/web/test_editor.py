@@ -25,10 +25,9 @@ from playwright.async_api import Page, expect
 
 from botkit.app import App
 from botkit.cards.files import read_card_file, write_png
-from botkit.config import parse_config
 from botkit.playground import PlaygroundHost
-from botkit.testing import InstantBackend
 from tests.support.browser import screenshot
+from tests.support.web import playground
 
 STATIC = {"app.css": "text/css", "editor.js": "application/javascript"}
 CARD = {
@@ -52,21 +51,6 @@ persona:
   - She is watchful and dry.
 talkativeness: 7
 """
-
-
-@asynccontextmanager
-async def playground(tmp_path: Path, **web: Any) -> AsyncIterator[tuple[App, str]]:
-    """An App with only the web adapter (port 0) and an instant backend; its URL."""
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "conversation": {"cast": ["mira", "bram"], "max_hops": 0},
-            "memory": {"enabled": False},
-            "adapters": {"web": {"port": 0, **web}},
-        }
-    )
-    async with App(config, backends={"instant": InstantBackend("Stew tonight.")}) as app:
-        yield app, app.adapters["web"].url
 
 
 async def static(request: web.Request) -> web.StreamResponse:

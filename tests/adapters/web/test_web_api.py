@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +17,7 @@ from botkit.app import App, ConfigurationError
 from botkit.config import parse_config
 from botkit.testing import InstantBackend
 from tests.support.embedders import CountingEmbedder
-
-
-@asynccontextmanager
-async def playground(tmp_path: Path, **web: Any) -> AsyncIterator[tuple[App, str]]:
-    """An App with only the web adapter (port 0) and an instant backend; its URL."""
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "conversation": {"cast": ["mira", "bram"], "max_hops": 0},
-            "memory": {"enabled": False},
-            "adapters": {"web": {"port": 0, **web}},
-        }
-    )
-    async with App(config, backends={"instant": InstantBackend("Stew tonight.")}) as app:
-        yield app, app.adapters["web"].url
+from tests.support.web import playground
 
 
 async def csrf_of(session: aiohttp.ClientSession, url: str) -> str:
