@@ -126,7 +126,8 @@ class WebAdapter:
     @property
     def url(self) -> str:
         """Where the page is served."""
-        return f"http://{self._host}:{self._port}/"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}/"
 
     async def start(self, sink: EventSink, commands: Sequence[Command] = ()) -> None:
         """Serve the page and its API."""

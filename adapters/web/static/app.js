@@ -135,6 +135,14 @@ function renderCast(cast, muted) {
       muted.includes(id) ? castButton("unmute", `/unmute ${id}`) : castButton("mute", `/mute ${id}`),
       castButton("remove", `/remove ${id}`),
     );
+    const swap = element("button", "", "swap");
+    swap.type = "button";
+    swap.title = "swap for the character chosen below";
+    swap.addEventListener("click", () => {
+      const joining = document.getElementById("add-choice").value;
+      if (joining) post(`/swap ${id} ${joining}`);
+    });
+    item.append(swap);
     list.append(item);
   }
   const choice = document.getElementById("add-choice");

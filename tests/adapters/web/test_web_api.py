@@ -214,3 +214,8 @@ async def test_with_memory_off_the_panel_says_so(tmp_path: Path) -> None:
             "error": "long-term memory is off (memory.enabled in the config)",
             "items": [],
         }
+
+
+def test_the_url_names_an_ipv6_address_in_brackets() -> None:
+    assert WebAdapter(host="::1", port=8800).url == "http://[::1]:8800/"
+    assert WebAdapter(host="127.0.0.1", port=8800).url == "http://127.0.0.1:8800/"

@@ -112,6 +112,13 @@ async def test_chat_why_cast_and_card_import_in_a_browser(
         assert (policy, scene, muted) == ("round-robin", "A storm rolls in.", {"bram"})
         await page.click("#cast li[data-id=bram] button:text('unmute')")
         await expect(page.locator("#cast li[data-id=bram] button").first).to_have_text("mute")
+        await page.select_option("#add-choice", "wren")
+        await page.click("#cast li[data-id=bram] button:text('swap')")
+        await expect(page.locator("#cast li[data-id=wren]")).to_have_count(1)
+        await expect(page.locator("#cast li[data-id=bram]")).to_have_count(0)
+        await page.select_option("#add-choice", "bram")
+        await page.click("#cast li[data-id=wren] button:text('swap')")
+        await expect(page.locator("#cast li[data-id=bram]")).to_have_count(1)
 
         card = tmp_path / "odile.json"
         card.write_text(json.dumps(CARD))
