@@ -120,11 +120,10 @@ _Work = Callable[[Session], Any]
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one statement did: its rows (all of them), rows changed, and the last row id."""
+    """What one statement did: its rows (all of them) and the rows it changed."""
 
     rows: list[Any]
     rowcount: int
-    lastrowid: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +160,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 def _statement(sql: str, parameters: Iterable[Any]) -> _Work:
     def run(connection: Session) -> Outcome:
         cursor = connection.execute(sql, tuple(parameters))
-        return Outcome(cursor.fetchall(), cursor.rowcount, getattr(cursor, "lastrowid", None))
+        return Outcome(cursor.fetchall(), cursor.rowcount)
 
     return run
 
@@ -169,7 +168,7 @@ def _statement(sql: str, parameters: Iterable[Any]) -> _Work:
 def _statements(sql: str, rows: Iterable[Iterable[Any]]) -> _Work:
     def run(connection: Session) -> Outcome:
         cursor = connection.executemany(sql, (tuple(row) for row in rows))
-        return Outcome([], cursor.rowcount, getattr(cursor, "lastrowid", None))
+        return Outcome([], cursor.rowcount)
 
     return run
 
