@@ -102,6 +102,10 @@ _NEIGHBOURS = (
     " WHERE kind = 'turn' AND channel = ?"
 )
 _CANDIDATE_FACTOR = 2
+_HELD_ELSEWHERE = (
+    "SELECT 1 FROM leases l WHERE l.name = {channel} AND l.owner <> ? AND l.expires >= ?"
+)
+"""A live lease on ``{channel}`` of an owner other than the first parameter's."""
 _BY_LENGTH = 1
 """``ts_rank``'s normalisation dividing by 1 + log(words): like BM25, a match in a short
 text counts for more."""
@@ -117,13 +121,18 @@ def telling_words(text: str) -> list[str]:
 def match_expression(text: str) -> str:
     """An FTS5 query matching any telling word of ``text`` (each word quoted, so none is
     syntax)."""
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in telling_words(text))
+    return _any_of(telling_words(text))
+
+
+def _any_of(words: Sequence[str]) -> str:
+    """An FTS5 query matching any of ``words``, each quoted."""
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 def _sqlite_search(words: Sequence[str], *, neighbours: float) -> tuple[str, str]:
     """A query for memory ids, speakers and scores (lower is better) matching any of
     ``words``, open for more conditions on alias ``m``; and its FTS5 expression."""
-    expression = " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    expression = _any_of(words)
     if neighbours <= 0:
         expression = f"{{speaker_name text}} : ({expression})"
     weights = f"1, 1, {neighbours:g}, {neighbours:g}"
@@ -211,8 +220,7 @@ class MemoryLedger:
         if self._owner is None:
             return "", []
         return (
-            " AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.name = "
-            f"{alias}.channel AND l.owner <> ? AND l.expires >= ?)",
+            f" AND NOT EXISTS ({_HELD_ELSEWHERE.format(channel=f'{alias}.channel')})",
             [self._owner, utc_text(datetime.now(UTC))],
         )
 
@@ -221,7 +229,7 @@ class MemoryLedger:
         if self._owner is None:
             return False
         row = await self._store.fetch_one(
-            "SELECT 1 FROM leases WHERE name = ? AND owner <> ? AND expires >= ?",
+            _HELD_ELSEWHERE.format(channel="?"),
             (str(channel), self._owner, utc_text(datetime.now(UTC))),
         )
         return row is not None
