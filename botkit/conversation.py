@@ -469,7 +469,7 @@ class Conversation:
             cued = next((c.id for c in self.cast if c.name == reply.interrupted_by), None)
             return state.after_turn(said=said, cue=cued if cued != character.id else None)
 
-        timing = _Timing(time.perf_counter())
+        timing = _Timing()
         tracing = self._tracing
 
         def posted(message_id: str | None) -> None:
@@ -562,13 +562,12 @@ class Conversation:
         try:
             async for fragment in backend.stream(request):
                 if timing.first_token is None and fragment.strip():
-                    timing.first_token = time.perf_counter() - timing.started
+                    timing.first_token = time.perf_counter() - started
                 yield fragment
         finally:
-            elapsed = time.perf_counter() - started
-            timing.seconds = time.perf_counter() - timing.started
+            timing.seconds = time.perf_counter() - started
             if self._metrics is not None:
-                self._metrics.backend_seconds.labels(backend.name).observe(elapsed)
+                self._metrics.backend_seconds.labels(backend.name).observe(timing.seconds)
 
     async def _hooked(
         self, character: Character, fragments: AsyncIterator[str]
@@ -676,9 +675,8 @@ class Conversation:
 
 @dataclass(slots=True)
 class _Timing:
-    """When a reply was asked for, how long until its first text, and until its end."""
+    """How long a backend took, from asking, until a reply's first text and until its end."""
 
-    started: float
     first_token: float | None = None
     seconds: float = 0.0
 
