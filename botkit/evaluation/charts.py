@@ -15,13 +15,13 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from botkit.evaluation.memory_eval import MemoryEvalResult, VariantResult
+from botkit.evaluation.memory_eval import LEXICAL_BASELINE, MemoryEvalResult, VariantResult
 from botkit.evaluation.turns_eval import PolicyScore, TurnsEvalResult
 from botkit.evaluation.turns_policies import BASELINES
 
 __all__ = ["MEMORY_BASELINES", "recall_chart", "who_accuracy_chart"]
 
-MEMORY_BASELINES = ("lexical baseline (BM25)",)
+MEMORY_BASELINES = (LEXICAL_BASELINE,)
 """The rankings of ``eval memory`` that are baselines rather than botkit's own."""
 
 _WIDTH = 720

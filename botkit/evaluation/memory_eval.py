@@ -40,6 +40,7 @@ from botkit.memory.settings import MemorySettings
 from botkit.store import Store
 
 __all__ = [
+    "LEXICAL_BASELINE",
     "GroupResult",
     "MemoryEvalResult",
     "ObservationRun",
@@ -51,6 +52,8 @@ __all__ = [
     "result_json",
 ]
 
+LEXICAL_BASELINE = "lexical baseline (BM25)"
+"""The ranking beside botkit's own in every memory evaluation: words alone, by BM25."""
 READER = "reader"
 """The character id every eval turn is witnessed by and every question is asked as."""
 
@@ -209,7 +212,7 @@ def _variants(weights: RankingWeights) -> list[tuple[str, RankingWeights]]:
         ("lexical only", dataclasses.replace(weights, dense=0.0)),
         ("dense only", dataclasses.replace(weights, lexical=0.0)),
         (
-            "lexical baseline (BM25)",
+            LEXICAL_BASELINE,
             RankingWeights(
                 recency=0.0,
                 importance=0.0,
