@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from botkit.adapters.web.editor import editor_routes
 from botkit.adapters.web.evals import eval_routes
 from botkit.adapters.web.page import render_page
 from botkit.adapters.web.security import Guard, is_loopback
+from botkit.adapters.web.uploads import TooLarge, last_part, read_bounded, upload_field
 from botkit.adapters.web.views import character_view, memory_view, trace_view, turn_view
 
 from botkit.adapter import MAX_MESSAGE_CHARS, AdapterContext, Capabilities, EventSink
@@ -375,21 +375,16 @@ class WebAdapter:
         checks it, made a character of the imported pack, and loaded."""
         if self._playground is None:
             raise web.HTTPNotFound(text="cards cannot be imported here")
-        try:
-            reader = await request.multipart()
-            field = await reader.next()
-        except (ValueError, AssertionError):
-            raise web.HTTPBadRequest(text="expected a form with a card file") from None
-        if not isinstance(field, BodyPartReader) or field.name != "card":
+        field = await upload_field(request, "card")
+        if field is None:
             raise web.HTTPBadRequest(text="expected a form with a card file")
-        data = bytearray()
-        while chunk := await field.read_chunk():
-            data += chunk
-            if len(data) > MAX_CARD:
-                raise web.HTTPRequestEntityTooLarge(MAX_CARD, len(data))
+        try:
+            data = await read_bounded(field, MAX_CARD)
+        except TooLarge as error:
+            raise web.HTTPRequestEntityTooLarge(MAX_CARD, error.size) from None
         filename = _plain_name(field.filename or "card")
         try:
-            character_id = await self._playground.import_card(bytes(data), filename)
+            character_id = await self._playground.import_card(data, filename)
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response({"id": character_id})
@@ -398,7 +393,7 @@ class WebAdapter:
 def _plain_name(filename: str) -> str:
     """An uploaded file's name for messages: its last part (percent-escapes undone, as
     some clients send them), printable characters only."""
-    name = unquote(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = last_part(filename)
     return "".join(ch for ch in name if ch.isprintable())[:100] or "card"
 
 

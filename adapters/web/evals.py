@@ -21,10 +21,10 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from botkit.adapters.web.page import frame, tool_links
+from botkit.adapters.web.uploads import TooLarge, last_part, read_bounded, upload_field
 
 from botkit.atomic_files import write_atomically
 from botkit.backends.base import ChatBackend
@@ -142,7 +142,7 @@ def _offered(name: str) -> bool:
 def _upload_name(filename: str) -> str | None:
     """An uploaded file's name made plain (its last part, letters, digits, ``.``, ``_``,
     ``-``), or None when it has no suffix the page offers."""
-    last = unquote(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    last = last_part(filename)
     stem, dot, suffix = last.rpartition(".")
     plain = _UNSAFE.sub("-", stem).strip(".-")[:80]
     name = f"{plain or 'data'}.{suffix.lower()}"
@@ -392,12 +392,8 @@ class _EvalsPage:
     async def upload(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/evals/upload`` (form field ``file``): the file saved in the folder
         under a plain name; answers that name and the files now offered."""
-        try:
-            reader = await request.multipart()
-            field = await reader.next()
-        except (ValueError, AssertionError):
-            raise _refusal(web.HTTPBadRequest, "expected a form with a file") from None
-        if not isinstance(field, BodyPartReader) or field.name != "file":
+        field = await upload_field(request, "file")
+        if field is None:
             raise _refusal(web.HTTPBadRequest, "expected a form with a file")
         given = field.filename or ""
         name = _upload_name(given)
@@ -405,17 +401,16 @@ class _EvalsPage:
             raise _refusal(
                 web.HTTPBadRequest, f"{_shown(given)}: expected a .jsonl, .json or .csv file"
             )
-        data = bytearray()
-        while chunk := await field.read_chunk():
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                raise web.HTTPRequestEntityTooLarge(
-                    MAX_UPLOAD,
-                    len(data),
-                    text=_error(f"{name}: larger than {MAX_UPLOAD >> 20} MiB"),
-                    content_type="application/json",
-                )
-        await asyncio.to_thread(write_atomically, self._folder / name, bytes(data))
+        try:
+            data = await read_bounded(field, MAX_UPLOAD)
+        except TooLarge as error:
+            raise web.HTTPRequestEntityTooLarge(
+                MAX_UPLOAD,
+                error.size,
+                text=_error(f"{name}: larger than {MAX_UPLOAD >> 20} MiB"),
+                content_type="application/json",
+            ) from None
+        await asyncio.to_thread(write_atomically, self._folder / name, data)
         return web.json_response({"name": name, "files": self._files()})
 
 
