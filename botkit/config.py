@@ -20,6 +20,7 @@ from botkit.memory.ranking import RankingWeights
 from botkit.memory.settings import MemorySettings
 from botkit.options import check_options
 from botkit.policy_catalog import POLICY_SUMMARIES
+from botkit.store.store import POSTGRES_SCHEMES, SQLITE_SCHEME
 
 __all__ = [
     "STORE_SCHEMES",
@@ -38,7 +39,7 @@ BACKEND_TYPES = ("llamacpp", "openai")
 _INSTALLER = re.compile(r"^[\w.-]+:\S+$")
 
 
-STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+STORE_SCHEMES = (*POSTGRES_SCHEMES, SQLITE_SCHEME)
 """How ``store.url`` may begin."""
 
 
